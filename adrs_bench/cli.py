@@ -1,0 +1,235 @@
+"""The `adrs-bench` command: a thin click layer over the library. It parses, calls, prints, and
+turns every AdrsError into a one-line `error: ...` with a non-zero exit status."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import AdrsError
+
+
+def one_line_errors(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except AdrsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(__version__, prog_name="adrs-bench")
+def main() -> None:
+    """Score AI-written systems algorithms on frozen, seeded instances, sandboxed.
+
+    Start with `adrs-bench list`, then `adrs-bench new TASK mine.py` and `adrs-bench run TASK mine.py`.
+    """
+
+
+@main.command("list")
+@one_line_errors
+def list_tasks() -> None:
+    """List the tasks with their versioned ids and one-line summaries."""
+    from .registry import get_task, task_names
+
+    for name in task_names():
+        spec = get_task(name).spec
+        click.echo(f"{spec.id:<24} {spec.title}")
+
+
+@main.command()
+@click.argument("task")
+@one_line_errors
+def show(task: str) -> None:
+    """Show a task: interface, limits, metric, instance sets and the baselines' scores."""
+    from .leaderboard import baseline_scores
+    from .registry import get_task
+
+    spec = get_task(task).spec
+    click.echo(f"{spec.id}: {spec.title}\n\n{spec.summary}\n")
+    click.echo(f"interface   {spec.interface.kind}: {spec.interface.signature}")
+    click.echo(f"imports     {', '.join(spec.allowed_imports)}")
+    lim = spec.limits
+    click.echo(f"limits      {lim.instance_seconds:g} s per instance, {lim.total_seconds:g} s in total, "
+               f"{lim.memory_mb} MB address space, {lim.cpu_seconds} CPU s")
+    click.echo(f"metric      {spec.metric.name} ({spec.metric.direction}): {spec.metric.description}\n")
+    click.echo("instance sets:")
+    for s in spec.sets.values():
+        held = " [held out]" if s.held_out else ""
+        click.echo(f"  {s.name:<8} {s.cases:>4} cases{held}  {s.purpose}\n           reference: {s.reference}")
+    if spec.fresh_allowed:
+        click.echo(f"  fresh:SEED     {spec.fresh_description}")
+    scores = baseline_scores(spec)
+    click.echo("\nbaselines (score by set):")
+    for name, file in spec.baselines.items():
+        by_set = scores.get(name, {})
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(by_set.items())) or "no committed result"
+        click.echo(f"  {name:<24} {shown}   ({file})")
+
+
+@main.command()
+@click.argument("task")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@one_line_errors
+def new(task: str, file: Path, force: bool) -> None:
+    """Write a starter submission for TASK to FILE; it runs as it is."""
+    from .errors import UsageError
+    from .registry import get_task
+
+    spec = get_task(task).spec
+    if file.exists() and not force:
+        raise UsageError(f"expected a new file, got an existing {file}; pick another name or pass --force")
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(spec.path(spec.example).read_text())
+    click.echo(f"wrote {file}; try: adrs-bench run {spec.name} {file}")
+
+
+@main.command()
+@click.argument("task")
+@click.argument("file", type=click.Path(path_type=Path))
+@one_line_errors
+def validate(task: str, file: Path) -> None:
+    """Check FILE statically against TASK's spec, without running it."""
+    from .registry import get_task
+    from .sandbox.checks import check_submission
+
+    spec = get_task(task).spec
+    checked = check_submission(file, spec)
+    click.echo(f"ok: {file} defines {spec.interface.entry_point}({', '.join(spec.interface.parameters)}) and passes the sandbox policy "
+               f"(sha256 {checked.sha256[:12]})")
+
+
+def progress_printer(enabled: bool):
+    started = time.monotonic()
+
+    def show(done: int, total: int, outcome) -> None:
+        if not enabled or time.monotonic() - started < 1.0:
+            return
+        end = "\n" if done == total else ""
+        click.echo(f"\r[{done}/{total}] {outcome.id} {outcome.status}".ljust(60), err=True, nl=False)
+        if end:
+            click.echo("", err=True)
+
+    return show
+
+
+@main.command()
+@click.argument("task")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.option("--set", "set_name", help="Instance set (default: the task's default_set), or fresh:SEED.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True,
+              help="Directory for the result record.")
+@click.option("--label", help="Name of the submission in the record and leaderboard (default: file stem).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON instead of tables.")
+@click.option("--artifacts", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write per-instance diagnostics (CSV) to this directory.")
+@click.option("--no-save", is_flag=True, help="Do not write the result record.")
+@click.option("--strict", is_flag=True, help="Exit 1 if any instance failed.")
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@one_line_errors
+def run(task: str, file: Path | None, set_name: str | None, out: Path, label: str | None, as_json: bool,
+        artifacts: Path | None, no_save: bool, strict: bool, quiet: bool) -> None:
+    """Run FILE (default: the task's shipped example) on an instance set and score it."""
+    from . import results
+    from .registry import get_task
+    from .report import failures_table, summary_table
+    from .runner import run as run_submission
+
+    loaded = get_task(task)
+    if file is None:
+        file = loaded.spec.path(loaded.spec.example)
+        label = label or "example"
+    record, outcomes, instance_set = run_submission(loaded, file, set_name, label, progress_printer(not quiet))
+    saved = None if no_save else results.save(record, out / results.default_filename(record))
+    if artifacts:
+        written = loaded.plugin.write_artifacts(instance_set.cases, outcomes, artifacts)
+    if as_json:
+        click.echo(results.dumps(record), nl=False)
+    else:
+        click.echo(summary_table(record, loaded.plugin.summary_columns()))
+        failures = failures_table(outcomes)
+        if failures:
+            click.echo("\n" + failures)
+        if saved:
+            click.echo(f"\nresult record: {saved}")
+        if artifacts:
+            click.echo("artifacts: " + ", ".join(str(p) for p in written))
+    if strict and record["aggregate"]["failed"]:
+        sys.exit(1)
+
+
+@main.group()
+def instances() -> None:
+    """Inspect and verify a task's frozen instance sets."""
+
+
+@instances.command("verify")
+@click.argument("task")
+@click.option("--set", "set_names", multiple=True, help="Only these sets (repeatable; default: all).")
+@one_line_errors
+def instances_verify(task: str, set_names: tuple[str, ...]) -> None:
+    """Regenerate TASK's instance files from their seeds and compare sha256 with the spec."""
+    from .errors import InstanceSetNotFound
+    from .registry import get_task
+
+    loaded = get_task(task)
+    names = list(set_names) or list(loaded.spec.sets)
+    for name in names:
+        if name not in loaded.spec.sets:
+            raise InstanceSetNotFound(f"expected a set of {loaded.spec.id}, got '{name}'; sets: "
+                                      f"{', '.join(loaded.spec.sets)}")
+    bad = 0
+    for name, detail, same in loaded.plugin.verify_instances(loaded.spec, names):
+        click.echo(f"{'ok ' if same else 'BAD'} {name:<8} {detail}")
+        bad += not same
+    if bad:
+        click.echo(f"error: {bad} set(s) do not regenerate to their pinned sha256", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("leaderboard/results"), show_default=True, help="Directory of result records.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("leaderboard/README.md"),
+              show_default=True, help="Markdown file to write.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if OUT (or a baselines' scores file) is stale.")
+@one_line_errors
+def leaderboard(results_dir: Path, out: Path, check: bool) -> None:
+    """Render the Markdown leaderboard from result records."""
+    from .leaderboard import render_all
+
+    stale = render_all(results_dir, out, check=check)
+    if check and stale:
+        click.echo(f"error: stale: {', '.join(str(p) for p in stale)}; run `adrs-bench leaderboard` and commit",
+                   err=True)
+        sys.exit(1)
+    click.echo("up to date" if check else f"wrote {out}")
+
+
+@main.command()
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--against", "old", required=True, type=click.Path(path_type=Path), help="The stored result to beat.")
+@click.option("--tolerance", type=float, default=0.0, show_default=True,
+              help="Allowed drop in score (absolute) before it counts as a regression.")
+@one_line_errors
+def gate(new: Path, old: Path, tolerance: float) -> None:
+    """Exit 1 if NEW's score regresses against OLD, 0 otherwise, 2 if they are not comparable."""
+    from .gate import compare
+
+    verdict = compare(new, old, tolerance)
+    click.echo(verdict.message)
+    sys.exit(verdict.exit_code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

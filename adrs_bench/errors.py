@@ -1,0 +1,51 @@
+"""Every error the harness reports to a user is one of these: one line saying what was expected,
+what was got, and what to do. The CLI prints `error: <message>` and exits with `exit_code`."""
+from __future__ import annotations
+
+
+class AdrsError(Exception):
+    """Base of all user-facing errors."""
+
+    exit_code = 2
+
+
+class TaskNotFound(AdrsError):
+    pass
+
+
+class SpecError(AdrsError):
+    """A task's spec.json does not match the spec schema."""
+
+
+class InstanceSetNotFound(AdrsError):
+    pass
+
+
+class InstanceHashMismatch(AdrsError):
+    """An instance file differs from the sha256 its spec pins (corrupted or hand-edited)."""
+
+
+class SubmissionNotFound(AdrsError):
+    pass
+
+
+class InvalidSubmission(AdrsError):
+    """The submission fails the static check (syntax, policy, imports, entry point)."""
+
+
+class ResultFileError(AdrsError):
+    """A result record cannot be read or does not match the result schema."""
+
+
+class SchemaVersionError(ResultFileError):
+    """A result record comes from a schema this harness cannot read (newer) or migrate."""
+
+
+class NotComparable(AdrsError):
+    """Two results cannot be compared (other task version, instance set or evaluator)."""
+
+    exit_code = 2
+
+
+class UsageError(AdrsError):
+    pass

@@ -1,0 +1,67 @@
+"""Loads a task's instance set: a frozen file checked against the sha256 its spec pins, or a
+`fresh:SEED` set built from the task's generator at run time."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InstanceHashMismatch, InstanceSetNotFound
+from .registry import Task, suggestion
+
+
+@dataclass(frozen=True)
+class InstanceSet:
+    name: str
+    sha256: str
+    cases: list[Any]
+    fresh_seed: int | None
+    held_out: bool
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_fresh(name: str) -> int | None:
+    if not name.startswith("fresh"):
+        return None
+    match = re.fullmatch(r"fresh:(\d{1,18})", name)
+    if not match:
+        raise InstanceSetNotFound(
+            f"expected fresh:SEED with SEED a non-negative integer, got '{name}'; e.g. --set fresh:20261123")
+    return int(match.group(1))
+
+
+def load_set(task: Task, name: str) -> InstanceSet:
+    spec = task.spec
+    seed = parse_fresh(name)
+    if seed is not None:
+        if not spec.fresh_allowed:
+            raise InstanceSetNotFound(f"task {spec.id} has no fresh sets; use one of {', '.join(spec.sets)}")
+        data = task.plugin.fresh_set_bytes(seed)
+        return InstanceSet(name, sha256_bytes(data), task.plugin.parse_cases(data), seed, held_out=True)
+    if name not in spec.sets:
+        known = list(spec.sets) + (["fresh:SEED"] if spec.fresh_allowed else [])
+        raise InstanceSetNotFound(
+            f"expected an instance set of {spec.id}, got '{name}'; {suggestion(name, list(spec.sets))}"
+            f"sets: {', '.join(known)}")
+    entry = spec.sets[name]
+    path = spec.path(entry.file)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InstanceSetNotFound(
+            f"expected the instance file {path} for set '{name}', found none; reinstall adrs-bench or "
+            f"regenerate it (python -m adrs_bench.tasks.{spec.name}.generate)") from None
+    digest = sha256_bytes(data)
+    if digest != entry.sha256:
+        raise InstanceHashMismatch(
+            f"instance file {path} has sha256 {digest[:12]}…, expected {entry.sha256[:12]}… (pinned in "
+            f"spec.json); it was corrupted or edited: restore it (git checkout) or regenerate it and "
+            f"bump the task version")
+    cases = task.plugin.parse_cases(data)
+    if len(cases) != entry.cases:
+        raise InstanceHashMismatch(f"set '{name}' holds {len(cases)} cases, expected {entry.cases}; fix spec.json")
+    return InstanceSet(name, digest, cases, None, entry.held_out)

@@ -1,0 +1,51 @@
+"""Terminal tables for a run (tabulate): the summary, the failures, and the per-family scores."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from .task_api import InstanceOutcome
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def summary_table(record: dict, columns: Sequence[tuple[str, str]]) -> str:
+    from tabulate import tabulate
+
+    agg = record["aggregate"]
+    ci = agg["ci90"]
+    rows = [
+        ("task", record["task"]["id"]),
+        ("set", f"{record['set']['name']} ({record['set']['cases']} cases, sha256 {record['set']['sha256'][:12]})"),
+        ("submission", f"{record['submission']['label']} ({record['submission']['path']})"),
+        (f"score ({record['metric']['name']}, {record['metric']['direction']})", fmt(agg["score"])),
+        ("90% CI of the mean", f"{ci[0]:.4f} .. {ci[1]:.4f}" if ci else "-"),
+        ("instances ok / failed", f"{agg['ok']} / {agg['failed']}"),
+        ("statuses", ", ".join(f"{k} {v}" for k, v in agg["statuses"].items())),
+    ]
+    for key, title in columns:
+        rows.append((title, fmt(agg["extra"].get(key))))
+    families = agg["extra"].get("family_scores")
+    if families:
+        rows.append(("score by family", ", ".join(f"{k} {v:.4f}" for k, v in families.items())))
+    return tabulate(rows, tablefmt="simple")
+
+
+def failures_table(outcomes: Sequence[InstanceOutcome], limit: int = 20) -> str:
+    from tabulate import tabulate
+
+    failed = [o for o in outcomes if not o.ok]
+    if not failed:
+        return ""
+    rows = [(o.id, o.status, o.message) for o in failed[:limit]]
+    text = tabulate(rows, headers=["instance", "status", "message"], tablefmt="simple", maxcolwidths=[None, None, 90])
+    if len(failed) > limit:
+        text += f"\n... and {len(failed) - limit} more failed instances (see the JSON record)"
+    return text

@@ -1,0 +1,92 @@
+"""Result records: build, validate against the result schema, save atomically, load and migrate.
+
+A record is everything needed to trust and reproduce a score (asv's result files are the model):
+schema version, task id and version, instance-set sha256, evaluator sha256, harness version,
+submission sha256, interpreter and numpy versions, platform, limits, per-instance records and
+aggregates. Older schemas are migrated by one function per version; newer ones are refused.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .errors import ResultFileError, SchemaVersionError
+from .schemas import load_schema, validate_or_raise
+
+SCHEMA_VERSION = 1
+# MIGRATIONS[v] turns a version-v record into a version v+1 record. None yet: 1 is the first.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+OLDEST_READABLE = min(MIGRATIONS, default=SCHEMA_VERSION)
+
+
+def validate(record: dict, what: str = "result record") -> None:
+    validate_or_raise(record, load_schema("result"), ResultFileError, what)
+
+
+def migrate(record: dict, what: str) -> dict:
+    version = record.get("schema_version")
+    if not isinstance(version, int):
+        raise ResultFileError(f"{what}: expected an integer schema_version, got {version!r}; is this an adrs-bench result?")
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{what}: written with result schema {version}, this adrs-bench reads schemas {OLDEST_READABLE} to "
+            f"{SCHEMA_VERSION}; upgrade adrs-bench to read it")
+    if version < OLDEST_READABLE:
+        raise SchemaVersionError(
+            f"{what}: written with result schema {version}, older than any this adrs-bench migrates "
+            f"(oldest {OLDEST_READABLE}); re-run the submission to get a current record")
+    while version < SCHEMA_VERSION:
+        record = MIGRATIONS[version](record)
+        version = record["schema_version"]
+    return record
+
+
+def load(path: Path | str) -> dict:
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultFileError(f"expected a result file at {path}, found none; check the path") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultFileError(f"{path}: expected a JSON result record, got unparsable data ({exc}); "
+                              "re-run the submission") from None
+    if not isinstance(record, dict):
+        raise ResultFileError(f"{path}: expected a JSON object, got {type(record).__name__}")
+    record = migrate(record, str(path))
+    validate(record, str(path))
+    return record
+
+
+def dumps(record: dict) -> str:
+    return json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+
+def save(record: dict, path: Path | str) -> Path:
+    """Validate, then write atomically (temp file in the same directory, fsync, rename)."""
+    validate(record)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = dumps(record)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def default_filename(record: dict) -> str:
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "_", record["submission"]["label"])
+    return f"{record['task']['id']}__{record['set']['name'].replace(':', '-')}__{label}.json"

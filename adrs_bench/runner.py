@@ -1,0 +1,139 @@
+"""One run: check the submission, run it sandboxed on every case of a set, score, aggregate, record.
+
+Every case gets an outcome. A case the submission failed scores as failed and stays in every mean;
+a case never reached because the total time ran out is a `timeout`, never skipped.
+"""
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .instances import InstanceSet, load_set
+from .registry import Task
+from .sandbox.checks import CheckedSubmission, check_submission
+from .sandbox.process import OK, TIMEOUT, SandboxSession
+from .task_api import STATUSES, InstanceOutcome
+
+Progress = Callable[[int, int, InstanceOutcome], None]
+
+
+def case_seed(case_id: str) -> int:
+    """The seed `random` and `numpy.random` get before a case: fixed by the case, not the run."""
+    return int.from_bytes(hashlib.sha256(case_id.encode()).digest()[:8], "big")
+
+
+def evaluator_sha256(task: Task) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(task.plugin.evaluator_files):
+        digest.update(name.encode() + b"\0" + task.spec.path(name).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def bootstrap_ci90(scores: Sequence[float], resamples: int = 2000) -> list[float] | None:
+    """90% percentile-bootstrap interval of the mean, with a fixed seed (reproducible)."""
+    if len(scores) < 2:
+        return None
+    import numpy as np
+
+    values = np.asarray(scores, dtype=float)
+    rng = np.random.default_rng(20261123)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    low, high = np.quantile(means, [0.05, 0.95])
+    return [float(low), float(high)]
+
+
+def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progress: Progress | None = None
+              ) -> list[InstanceOutcome]:
+    spec, plugin = task.spec, task.plugin
+    limits = spec.limits
+    outcomes: list[InstanceOutcome] = []
+    started = time.monotonic()
+    with SandboxSession(submission.code, str(submission.path), plugin.child_adapter,
+                        spec.allowed_imports, limits) as session:
+        for index, case in enumerate(cases):
+            case_id = plugin.case_id(case)
+            remaining = limits.total_seconds - (time.monotonic() - started)
+            if remaining <= 0:
+                outcome = InstanceOutcome(case_id, TIMEOUT, f"not run: the total time limit of "
+                                          f"{limits.total_seconds:g} s was used up by earlier cases",
+                                          plugin.failed_score, 0.0, plugin.failed_metrics(case))
+            else:
+                call_started = time.monotonic()
+                reply = session.call(plugin.payload(case), case_seed(case_id), min(limits.instance_seconds, remaining))
+                wall = time.monotonic() - call_started
+                if reply.status == OK:
+                    status, message, score, metrics, detail = plugin.evaluate(case, reply.value)
+                    outcome = InstanceOutcome(case_id, status, message, score, reply.seconds, metrics, detail)
+                else:
+                    outcome = InstanceOutcome(case_id, reply.status, reply.message, plugin.failed_score,
+                                              reply.seconds or wall, plugin.failed_metrics(case))
+            outcomes.append(outcome)
+            if progress:
+                progress(index + 1, len(cases), outcome)
+    return outcomes
+
+
+def aggregate(task: Task, instance_set: InstanceSet, cases: Sequence, outcomes: Sequence[InstanceOutcome]) -> dict:
+    scores = [o.score for o in outcomes]
+    statuses = {s: sum(o.status == s for o in outcomes) for s in STATUSES}
+    ok = statuses["ok"]
+    return {
+        "score": sum(scores) / len(scores) if scores else 0.0,
+        "instances": len(outcomes),
+        "ok": ok,
+        "failed": len(outcomes) - ok,
+        "statuses": {s: n for s, n in statuses.items() if n},
+        "ci90": bootstrap_ci90(scores),
+        "extra": task.plugin.summarize(instance_set.name, cases, outcomes),
+    }
+
+
+def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmission, label: str,
+                 outcomes: Sequence[InstanceOutcome], wall_seconds: float) -> dict:
+    import numpy
+
+    spec = task.spec
+    return {
+        "schema_version": 1,
+        "task": {"id": spec.id, "name": spec.name, "version": spec.version},
+        "set": {"name": instance_set.name, "sha256": instance_set.sha256, "cases": len(instance_set.cases),
+                "fresh_seed": instance_set.fresh_seed, "held_out": instance_set.held_out},
+        "submission": {"label": label, "path": str(submission.path), "sha256": submission.sha256},
+        "provenance": {
+            "harness_version": __version__,
+            "evaluator_sha256": evaluator_sha256(task),
+            "python": platform.python_version(),
+            "numpy": numpy.__version__,
+            "platform": platform.platform(),
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "wall_seconds": round(wall_seconds, 3),
+            "workers": 1,
+        },
+        "limits": {"instance_seconds": spec.limits.instance_seconds, "total_seconds": spec.limits.total_seconds,
+                   "memory_mb": spec.limits.memory_mb, "cpu_seconds": spec.limits.cpu_seconds},
+        "metric": {"name": spec.metric.name, "direction": spec.metric.direction},
+        "aggregate": aggregate(task, instance_set, instance_set.cases, outcomes),
+        "instances": [o.as_record() for o in outcomes],
+    }
+
+
+def run(task: Task, path: Path | str, set_name: str | None = None, label: str | None = None,
+        progress: Progress | None = None) -> tuple[dict, list[InstanceOutcome], InstanceSet]:
+    """Check and run a submission on a set; return (record, outcomes, instance set)."""
+    started = time.monotonic()
+    instance_set = load_set(task, set_name or task.spec.default_set)
+    submission = check_submission(path, task.spec)
+    outcomes = run_cases(task, submission, instance_set.cases, progress)
+    record = build_record(task, instance_set, submission, label or Path(path).stem, outcomes,
+                          time.monotonic() - started)
+    return record, outcomes, instance_set
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use the adrs-bench command")

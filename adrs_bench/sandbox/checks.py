@@ -1,0 +1,147 @@
+"""The static check of a submission, before anything runs: small `check_*` functions, each
+raising InvalidSubmission with one line saying what was expected, what was got and what to do."""
+from __future__ import annotations
+
+import ast
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import CodeType
+from typing import Iterator
+
+from ..errors import InvalidSubmission, SubmissionNotFound
+from ..spec import TaskSpec
+from .policy import compile_submission, is_main_guard
+
+
+@dataclass(frozen=True)
+class CheckedSubmission:
+    """A submission that passed every static check, with its restricted bytecode."""
+
+    path: Path
+    source: str
+    sha256: str
+    code: CodeType
+
+
+def check_exists(path: Path) -> bytes:
+    if not path.exists():
+        raise SubmissionNotFound(f"expected a submission file, got no file at {path}; check the path")
+    if not path.is_file():
+        raise SubmissionNotFound(f"expected a submission file, got a directory at {path}; name a .py file")
+    return path.read_bytes()
+
+
+def check_text(path: Path, data: bytes) -> str:
+    if b"\x00" in data:
+        raise InvalidSubmission(f"{path}: expected Python source, got a binary file; submit the .py file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidSubmission(
+            f"{path}: expected UTF-8 Python source, got undecodable bytes at offset {exc.start}; save it as UTF-8"
+        ) from None
+
+
+def check_syntax(path: Path, source: str) -> ast.Module:
+    try:
+        return ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        raise InvalidSubmission(
+            f"{path}:{exc.lineno}: expected valid Python, got a syntax error ({exc.msg}); fix that line"
+        ) from None
+
+
+def top_level_statements(tree: ast.Module) -> Iterator[ast.stmt]:
+    """Statements that run on import: everything but the body of a main guard."""
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, ast.If) and is_main_guard(node.test):
+            stack = list(node.orelse) + stack
+            continue
+        yield node
+
+
+def imported_modules(tree: ast.Module) -> Iterator[tuple[str, int]]:
+    """(module, line) for every import that can run: at any depth, outside main guards."""
+    for stmt in top_level_statements(tree):
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.If) and is_main_guard(node.test):
+                continue
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    yield alias.name, node.lineno
+            elif isinstance(node, ast.ImportFrom):
+                yield ("." * node.level) + (node.module or ""), node.lineno
+
+
+def check_imports(path: Path, tree: ast.Module, allowed: tuple[str, ...]) -> None:
+    for module, line in imported_modules(tree):
+        if module not in allowed and module.split(".")[0] not in allowed:
+            raise InvalidSubmission(
+                f"{path}:{line}: import of '{module}' is not allowed; expected only "
+                f"{', '.join(allowed)}; remove it (a main-guard block may import anything)"
+            )
+
+
+def check_policy(path: Path, source: str):
+    code, errors = compile_submission(source, str(path))
+    if errors:
+        first = errors[0].replace("\n", " ")
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise InvalidSubmission(
+            f"{path}: expected code the sandbox accepts, got: {first}{more}; "
+            "names starting with '_', open(), exec/eval and similar are not available"
+        )
+    return code
+
+
+def positional_range(args: ast.arguments) -> tuple[int, float]:
+    positional = len(args.posonlyargs) + len(args.args)
+    required = positional - len(args.defaults)
+    return required, (float("inf") if args.vararg else positional)
+
+
+def check_entry_point(path: Path, tree: ast.Module, spec: TaskSpec) -> None:
+    iface = spec.interface
+    wanted = len(iface.parameters)
+    expected = f"{iface.entry_point}({', '.join(iface.parameters)})"
+    defs = [s for s in top_level_statements(tree)
+            if isinstance(s, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and s.name == iface.entry_point]
+    if not defs:
+        kind = "function" if iface.kind == "function" else "class"
+        raise InvalidSubmission(
+            f"{path}: expected a top-level {kind} {expected}, got none; define it (run "
+            f"`adrs-bench new {spec.name} FILE` for a starter)"
+        )
+    node = defs[-1]
+    if iface.kind == "function":
+        if not isinstance(node, ast.FunctionDef):
+            raise InvalidSubmission(
+                f"{path}:{node.lineno}: expected {iface.entry_point} to be a plain function {expected}, "
+                f"got a {type(node).__name__}; make it a def"
+            )
+        low, high = positional_range(node.args)
+        if not low <= wanted <= high:
+            got = ", ".join(a.arg for a in node.args.posonlyargs + node.args.args)
+            raise InvalidSubmission(
+                f"{path}:{node.lineno}: expected {expected} taking {wanted} positional arguments, "
+                f"got {iface.entry_point}({got}); change the signature to {iface.signature}"
+            )
+    elif not isinstance(node, ast.ClassDef):
+        raise InvalidSubmission(
+            f"{path}:{node.lineno}: expected {iface.entry_point} to be a class, got a function; see {iface.signature}"
+        )
+
+
+def check_submission(path: Path | str, spec: TaskSpec) -> CheckedSubmission:
+    """Run every check in order; return the compiled submission or raise on the first failure."""
+    path = Path(path)
+    data = check_exists(path)
+    source = check_text(path, data)
+    tree = check_syntax(path, source)
+    check_imports(path, tree, spec.allowed_imports)
+    check_entry_point(path, tree, spec)
+    code = check_policy(path, source)
+    return CheckedSubmission(path=path, source=source, sha256=hashlib.sha256(data).hexdigest(), code=code)

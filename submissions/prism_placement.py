@@ -1,0 +1,1 @@
+../tasks/prism_placement/example.py

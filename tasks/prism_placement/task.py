@@ -1,0 +1,114 @@
+"""prism_placement's plugin: the glue the core calls (parse, payload, child adapter, evaluate,
+summarise, artifacts, verify). The rules themselves live in kvpr.py and evaluator.py."""
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+from adrs_bench.task_api import InstanceOutcome
+
+from . import adapter, evaluator
+from .instance import Case, parse_document
+from .kvpr import gpu_kvpr_exact, gpu_loads
+
+
+class PrismPlacement:
+    evaluator_files = ("adapter.py", "evaluator.py", "instance.py", "kvpr.py", "task.py")
+    failed_score = evaluator.FAILED_SCORE
+
+    def parse_cases(self, data: bytes) -> list[Case]:
+        return parse_document(data)
+
+    def fresh_set_bytes(self, seed: int) -> bytes:
+        from . import generate
+
+        return generate.document_bytes(generate.build_document(f"fresh:{seed}"))
+
+    def case_id(self, case: Case) -> str:
+        return case.id
+
+    def payload(self, case: Case) -> dict:
+        return {"gpu_num": case.gpu_num,
+                "models": [[m.model_name, m.model_size, m.req_rate, m.slo] for m in case.models]}
+
+    def child_adapter(self, namespace: dict, payload: dict):
+        return adapter.run_placement(namespace, payload)
+
+    def evaluate(self, case: Case, raw):
+        return evaluator.evaluate(case, raw)
+
+    def failed_metrics(self, case: Case) -> dict:
+        return evaluator.reference_metrics(case)
+
+    def summarize(self, set_name: str, cases: Sequence[Case], outcomes: Sequence[InstanceOutcome]) -> dict:
+        ok = [o for o in outcomes if o.ok]
+        gaps = [o.metrics["gap"] for o in ok]
+        kvprs = [o.metrics["max_kvpr"] for o in ok]
+        success_rate = len(ok) / len(outcomes) if outcomes else 0.0
+        families: dict[str, list[float]] = {}
+        for case, outcome in zip(cases, outcomes):
+            families.setdefault(case.family, []).append(outcome.score)
+        return {
+            "optimal": sum(1 for o in ok if o.metrics["optimal"]),
+            "proven_optima": sum(1 for c in cases if c.reference.status == "optimal"),
+            "at_reference": sum(1 for o in ok if o.metrics["at_reference"]),
+            "mean_gap": sum(gaps) / len(gaps) if gaps else None,
+            "worst_gap": max(gaps) if gaps else None,
+            "success_rate": success_rate,
+            # ADRS's public score, 1/mean(max KVPR over successful cases) + success rate; comparable
+            # with published figures on the `public` set only.
+            "combined_score": (1.0 / (sum(kvprs) / len(kvprs)) + success_rate) if kvprs and sum(kvprs) > 0 else None,
+            "mean_seconds": sum(o.seconds for o in outcomes) / len(outcomes) if outcomes else 0.0,
+            "max_seconds": max((o.seconds for o in outcomes), default=0.0),
+            "family_scores": {f: sum(v) / len(v) for f, v in sorted(families.items())},
+        }
+
+    def summary_columns(self) -> list[tuple[str, str]]:
+        return [("optimal", "optimal"), ("mean_gap", "mean gap"), ("worst_gap", "worst gap"),
+                ("combined_score", "ADRS combined"), ("mean_seconds", "s/case")]
+
+    def write_artifacts(self, cases: Sequence[Case], outcomes: Sequence[InstanceOutcome], directory: Path) -> list[Path]:
+        directory.mkdir(parents=True, exist_ok=True)
+        per_instance = directory / "instances.csv"
+        with per_instance.open("w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["id", "family", "gpus", "models", "status", "message", "score", "max_kvpr",
+                          "reference", "reference_status", "lower_bound", "gap", "seconds"])
+            for case, o in zip(cases, outcomes):
+                m = o.metrics
+                out.writerow([o.id, case.family, case.gpu_num, len(case.models), o.status, o.message, o.score,
+                              m.get("max_kvpr", ""), m["reference"], m["reference_status"], m["lower_bound"],
+                              m.get("gap", ""), o.seconds])
+        per_gpu = directory / "gpus.csv"
+        with per_gpu.open("w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["id", "gpu", "models", "memory_gb", "weighted_rate", "kvpr"])
+            for case, o in zip(cases, outcomes):
+                if o.detail is None:
+                    continue
+                for gpu, on_gpu in enumerate(gpu_loads(case.gpu_num, case.models, o.detail)):
+                    kvpr = gpu_kvpr_exact(on_gpu)
+                    out.writerow([o.id, gpu, " ".join(m.model_name for m in on_gpu),
+                                  sum(m.model_size for m in on_gpu),
+                                  float(sum((m.weight for m in on_gpu), 0)), float(kvpr) if kvpr is not None else ""])
+        return [per_instance, per_gpu]
+
+    def verify_instances(self, spec, set_names: Sequence[str]) -> list[tuple[str, str, bool]]:
+        """Regenerate each set and compare its sha256 with the one pinned in spec.json."""
+        from . import generate
+
+        report = []
+        for name in set_names:
+            entry = spec.sets[name]
+            data = generate.document_bytes(generate.build_document(name))
+            digest = hashlib.sha256(data).hexdigest()
+            stored = hashlib.sha256(spec.path(entry.file).read_bytes()).hexdigest()
+            same = digest == entry.sha256 == stored
+            detail = (f"regenerated {digest[:12]}, file {stored[:12]}, spec {entry.sha256[:12]}")
+            report.append((name, detail, same))
+        return report
+
+
+PLUGIN = PrismPlacement()
