@@ -134,11 +134,13 @@ def progress_printer(enabled: bool):
 @click.option("--artifacts", type=click.Path(file_okay=False, path_type=Path),
               help="Also write per-instance diagnostics (CSV) to this directory.")
 @click.option("--no-save", is_flag=True, help="Do not write the result record.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Sandboxed children running cases in parallel (scores do not depend on it).")
 @click.option("--strict", is_flag=True, help="Exit 1 if any instance failed.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @one_line_errors
 def run(task: str, file: Path | None, set_name: str | None, out: Path, label: str | None, as_json: bool,
-        artifacts: Path | None, no_save: bool, strict: bool, quiet: bool) -> None:
+        artifacts: Path | None, no_save: bool, workers: int, strict: bool, quiet: bool) -> None:
     """Run FILE (default: the task's shipped example) on an instance set and score it."""
     from . import results
     from .registry import get_task
@@ -149,7 +151,7 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
     if file is None:
         file = loaded.spec.path(loaded.spec.example)
         label = label or "example"
-    record, outcomes, instance_set = run_submission(loaded, file, set_name, label, progress_printer(not quiet))
+    record, outcomes, instance_set = run_submission(loaded, file, set_name, label, progress_printer(not quiet), workers)
     saved = None if no_save else results.save(record, out / results.default_filename(record))
     if artifacts:
         written = loaded.plugin.write_artifacts(instance_set.cases, outcomes, artifacts)

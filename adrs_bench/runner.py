@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,15 +49,15 @@ def bootstrap_ci90(scores: Sequence[float], resamples: int = 2000) -> list[float
     return [float(low), float(high)]
 
 
-def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progress: Progress | None = None
-              ) -> list[InstanceOutcome]:
+def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indices: Sequence[int],
+              outcomes: list, started: float, progress: Callable[[InstanceOutcome], None]) -> None:
+    """Run the cases at `indices` in one sandboxed child (re-forked after a failure)."""
     spec, plugin = task.spec, task.plugin
     limits = spec.limits
-    outcomes: list[InstanceOutcome] = []
-    started = time.monotonic()
     with SandboxSession(submission.code, str(submission.path), plugin.child_adapter,
                         spec.allowed_imports, limits) as session:
-        for index, case in enumerate(cases):
+        for index in indices:
+            case = cases[index]
             case_id = plugin.case_id(case)
             remaining = limits.total_seconds - (time.monotonic() - started)
             if remaining <= 0:
@@ -73,9 +74,46 @@ def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progre
                 else:
                     outcome = InstanceOutcome(case_id, reply.status, reply.message, plugin.failed_score,
                                               reply.seconds or wall, plugin.failed_metrics(case))
-            outcomes.append(outcome)
+            outcomes[index] = outcome
+            progress(outcome)
+
+
+def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progress: Progress | None = None,
+              workers: int = 1) -> list[InstanceOutcome]:
+    """Every case's outcome, in case order. With workers > 1, each worker thread drives its own
+    child over a contiguous share of the cases; scores do not depend on the number of workers."""
+    outcomes: list = [None] * len(cases)
+    started = time.monotonic()
+    lock = threading.Lock()
+    done = [0]
+
+    def report(outcome: InstanceOutcome) -> None:
+        with lock:
+            done[0] += 1
             if progress:
-                progress(index + 1, len(cases), outcome)
+                progress(done[0], len(cases), outcome)
+
+    workers = max(1, min(workers, len(cases)))
+    shares = [range(len(cases) * w // workers, len(cases) * (w + 1) // workers) for w in range(workers)]
+    if workers == 1:
+        run_share(task, submission, cases, shares[0], outcomes, started, report)
+    else:
+        errors: list[BaseException] = []
+
+        def work(share: range) -> None:
+            try:
+                run_share(task, submission, cases, share, outcomes, started, report)
+            except BaseException as exc:  # a harness bug: surface it, never lose cases silently
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(share,), daemon=True) for share in shares]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+    assert all(o is not None for o in outcomes)
     return outcomes
 
 
@@ -95,7 +133,7 @@ def aggregate(task: Task, instance_set: InstanceSet, cases: Sequence, outcomes: 
 
 
 def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmission, label: str,
-                 outcomes: Sequence[InstanceOutcome], wall_seconds: float) -> dict:
+                 outcomes: Sequence[InstanceOutcome], wall_seconds: float, workers: int = 1) -> dict:
     import numpy
 
     spec = task.spec
@@ -113,7 +151,7 @@ def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmi
             "platform": platform.platform(),
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_seconds": round(wall_seconds, 3),
-            "workers": 1,
+            "workers": workers,
         },
         "limits": {"instance_seconds": spec.limits.instance_seconds, "total_seconds": spec.limits.total_seconds,
                    "memory_mb": spec.limits.memory_mb, "cpu_seconds": spec.limits.cpu_seconds},
@@ -124,14 +162,14 @@ def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmi
 
 
 def run(task: Task, path: Path | str, set_name: str | None = None, label: str | None = None,
-        progress: Progress | None = None) -> tuple[dict, list[InstanceOutcome], InstanceSet]:
+        progress: Progress | None = None, workers: int = 1) -> tuple[dict, list[InstanceOutcome], InstanceSet]:
     """Check and run a submission on a set; return (record, outcomes, instance set)."""
     started = time.monotonic()
     instance_set = load_set(task, set_name or task.spec.default_set)
     submission = check_submission(path, task.spec)
-    outcomes = run_cases(task, submission, instance_set.cases, progress)
+    outcomes = run_cases(task, submission, instance_set.cases, progress, workers)
     record = build_record(task, instance_set, submission, label or Path(path).stem, outcomes,
-                          time.monotonic() - started)
+                          time.monotonic() - started, workers)
     return record, outcomes, instance_set
 
 

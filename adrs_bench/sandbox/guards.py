@@ -8,6 +8,7 @@ import types
 from typing import Any, Iterable
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence, safe_builtins, safer_getattr
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 SUBMISSION_MODULE = "adrs_submission"
 
@@ -80,11 +81,21 @@ def numpy_proxy() -> ModuleProxy:
     return ModuleProxy("numpy", numpy, NUMPY_ALLOWED, subs)
 
 
-def guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
-    if name in DENIED_ATTRIBUTES:
-        raise AttributeError(f'attribute "{name}" is not available in the sandbox')
-    value = safer_getattr(obj, name, default) if default is not None else safer_getattr(obj, name)
-    if isinstance(value, types.ModuleType):
+MISSING = object()
+# Names that take the careful path (RestrictedPython's own checks): str.format and friends, and the
+# inspect attributes. Everything else is a plain getattr after two set lookups: attribute access is
+# the hot path of most submissions.
+CAREFUL_NAMES = frozenset({"format", "format_map", "get_field", "get_value", "vformat", "Formatter"}) | INSPECT_ATTRIBUTES
+
+
+def guarded_getattr(obj: Any, name: str, default: Any = MISSING) -> Any:
+    if type(name) is not str or name[:1] == "_" or name in DENIED_ATTRIBUTES or name in CAREFUL_NAMES:
+        if isinstance(name, str) and name in DENIED_ATTRIBUTES:
+            raise AttributeError(f'attribute "{name}" is not available in the sandbox')
+        value = safer_getattr(obj, name) if default is MISSING else safer_getattr(obj, name, default)
+    else:
+        value = getattr(obj, name) if default is MISSING else getattr(obj, name, default)
+    if type(value) is types.ModuleType:
         raise AttributeError(f'"{name}" is a module; import it directly if it is on the allowlist')
     return value
 

@@ -16,6 +16,7 @@ import select
 import signal
 import struct
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -26,7 +27,10 @@ from ..spec import Limits
 from .guards import restricted_globals
 
 HEADER = struct.Struct(">I")
+FORK_LOCK = threading.Lock()  # one fork at a time when several workers start children
 MAX_REPLY_BYTES = 64 * 1024 * 1024
+NOBODY = 65534
+MAX_EXTRA_PROCESSES = 64  # a child never needs to fork; this caps a fork bomb
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -99,15 +103,30 @@ def address_space_bytes() -> int:
         return int(f.read().split()[0]) * resource.getpagesize()
 
 
+def processes_of(uid: int) -> int:
+    count = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                count += os.stat(f"/proc/{name}").st_uid == uid
+            except OSError:
+                pass
+    return count
+
+
+def drop_privileges() -> None:
+    """As root, become `nobody`: RLIMIT_NPROC is not enforced for root, so without this a fork
+    bomb (possible only if the restricted compiler were bypassed) could fill the process table."""
+    if os.geteuid() != 0:
+        return
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
 def isolate_child(keep: tuple[int, ...], limits: Limits) -> None:
     """Everything the child does to itself before any submission code runs."""
     os.setsid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphaned grandchildren stay ours, so we can kill them
-    except OSError:
-        pass
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
@@ -122,11 +141,21 @@ def isolate_child(keep: tuple[int, ...], limits: Limits) -> None:
         os.environ[name] = "1"
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the 0-byte limit fails, not kills
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # our (adopted) children are reaped: no zombies left
+    drop_privileges()
+    try:  # after the uid change, which clears the parent-death signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphaned grandchildren stay ours, so we can kill them
+    except OSError:
+        pass
     cap = address_space_bytes() + limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 2))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    spare = processes_of(os.getuid()) + MAX_EXTRA_PROCESSES
+    resource.setrlimit(resource.RLIMIT_NPROC, (spare, spare))
 
 
 def seed_generators(seed: int) -> None:
@@ -241,11 +270,14 @@ class SandboxSession:
 
     # -- life cycle
     def start(self, deadline: float) -> Reply:
-        req_r, req_w = os.pipe()
-        rep_r, rep_w = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
+        with FORK_LOCK:
+            req_r, req_w = os.pipe()
+            rep_r, rep_w = os.pipe()
+            for fd in (req_w, rep_r):
+                os.set_inheritable(fd, False)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
         if pid == 0:  # child
             status = 0
             try:
