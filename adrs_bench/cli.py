@@ -3,7 +3,7 @@ turns every AdrsError into a one-line `error: ...` with a non-zero exit status."
 from __future__ import annotations
 
 import functools
-import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +12,11 @@ import click
 
 from . import __version__
 from .errors import AdrsError
+
+# The harness itself needs no threaded BLAS, and sandboxed children must run single-threaded:
+# set this before anything imports numpy (children inherit the loaded library).
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
 
 
 def one_line_errors(func):

@@ -65,13 +65,15 @@ def group_table(records: list[dict]) -> str:
 
 
 def render(records: list[dict]) -> str:
-    groups: dict[tuple[str, str, str], list[dict]] = {}
+    groups: dict[tuple[str, str, str, str], list[dict]] = {}
     for r in records:
-        groups.setdefault((r["task"]["id"], r["set"]["name"], r["set"]["sha256"]), []).append(r)
+        key = (r["task"]["id"], r["set"]["name"], r["set"]["sha256"], r["provenance"]["evaluator_sha256"])
+        groups.setdefault(key, []).append(r)
     parts = [HEADER]
-    for (task_id, set_name, sha), members in sorted(groups.items()):
+    for (task_id, set_name, sha, evaluator), members in sorted(groups.items()):
         metric = members[0]["metric"]
-        parts.append(f"## {task_id} · set `{set_name}` ({members[0]['set']['cases']} cases, sha256 {sha[:12]})\n\n"
+        parts.append(f"## {task_id} · set `{set_name}` ({members[0]['set']['cases']} cases, sha256 {sha[:12]}, "
+                     f"evaluator {evaluator[:12]})\n\n"
                      f"Score: {metric['name']} ({metric['direction']}).\n\n{group_table(members)}\n")
     return "\n".join(parts)
 

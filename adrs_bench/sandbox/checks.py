@@ -78,11 +78,44 @@ def imported_modules(tree: ast.Module) -> Iterator[tuple[str, int]]:
 
 def check_imports(path: Path, tree: ast.Module, allowed: tuple[str, ...]) -> None:
     for module, line in imported_modules(tree):
+        if module == "__future__":
+            continue
         if module not in allowed and module.split(".")[0] not in allowed:
             raise InvalidSubmission(
                 f"{path}:{line}: import of '{module}' is not allowed; expected only "
                 f"{', '.join(allowed)}; remove it (a main-guard block may import anything)"
             )
+
+
+# Builtins a submission cannot use (they reach files, the interpreter or the terminal). Caught here,
+# before anything runs, unless the module defines a name of its own with that spelling.
+UNAVAILABLE_BUILTINS = frozenset({"open", "exec", "eval", "compile", "globals", "locals", "vars", "input",
+                                  "breakpoint", "memoryview", "help", "exit", "quit", "dir", "delattr"})
+
+
+def bound_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
+def check_unavailable_builtins(path: Path, tree: ast.Module) -> None:
+    bound = bound_names(tree)
+    for stmt in top_level_statements(tree):
+        for node in ast.walk(stmt):
+            if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+                    and node.id in UNAVAILABLE_BUILTINS and node.id not in bound):
+                raise InvalidSubmission(
+                    f"{path}: expected code the sandbox accepts, got: Line {node.lineno}: '{node.id}' is not "
+                    "available in the sandbox (no files, no dynamic code); remove it")
 
 
 def check_policy(path: Path, source: str):
@@ -123,6 +156,11 @@ def check_entry_point(path: Path, tree: ast.Module, spec: TaskSpec) -> None:
                 f"got a {type(node).__name__}; make it a def"
             )
         low, high = positional_range(node.args)
+        required_keywords = [a.arg for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is None]
+        if required_keywords:
+            raise InvalidSubmission(
+                f"{path}:{node.lineno}: expected {expected}, got required keyword-only argument(s) "
+                f"{', '.join(required_keywords)} the harness will not pass; give them defaults")
         if not low <= wanted <= high:
             got = ", ".join(a.arg for a in node.args.posonlyargs + node.args.args)
             raise InvalidSubmission(
@@ -143,5 +181,6 @@ def check_submission(path: Path | str, spec: TaskSpec) -> CheckedSubmission:
     tree = check_syntax(path, source)
     check_imports(path, tree, spec.allowed_imports)
     check_entry_point(path, tree, spec)
+    check_unavailable_builtins(path, tree)
     code = check_policy(path, source)
     return CheckedSubmission(path=path, source=source, sha256=hashlib.sha256(data).hexdigest(), code=code)

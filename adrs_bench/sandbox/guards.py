@@ -160,19 +160,28 @@ class CappedPrint:
 
 
 def make_importer(allowed: Iterable[str], numpy_module: ModuleProxy | None):
+    """`__import__` for submissions: allowlisted modules and their submodules; numpy as its proxy."""
     allowed = frozenset(allowed)
 
     def guarded_import(name: str, globals=None, locals=None, fromlist=(), level: int = 0):
         if level != 0:
             raise ImportError("relative imports are not available in the sandbox")
-        if name not in allowed:
+        root = name.split(".")[0]
+        if name == "__future__":
+            return __import__(name, globals, locals, fromlist, level)
+        if name not in allowed and root not in allowed:
             raise ImportError(f"import of '{name}' is not allowed (allowed: {', '.join(sorted(allowed))})")
-        if name == "numpy" or name.startswith("numpy."):
+        if root == "numpy":
             if numpy_module is None:
                 raise ImportError("numpy is not available")
-            return numpy_module
-        module = __import__(name, globals, locals, fromlist, level)
-        return module
+            target = numpy_module
+            for part in name.split(".")[1:]:
+                if not isinstance(getattr(target, part, None), ModuleProxy):
+                    raise ImportError(f"import of '{name}' is not allowed: numpy submodules available: "
+                                      f"{', '.join(sorted(NUMPY_SUBMODULES))}")
+                target = getattr(target, part)
+            return target if fromlist else numpy_module
+        return __import__(name, globals, locals, fromlist, level)
 
     return guarded_import
 

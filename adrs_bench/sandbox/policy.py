@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 
-from RestrictedPython import RestrictingNodeTransformer, compile_restricted_exec
+from RestrictedPython import RestrictingNodeTransformer
 from RestrictedPython.transformer import IOPERATOR_TO_STR
 
 # Dunder methods a class in a submission may define (RestrictedPython alone allows __init__ and
@@ -96,6 +96,17 @@ class SubmissionPolicy(RestrictingNodeTransformer):
 
 
 def compile_submission(source: str, filename: str):
-    """Compile under the policy. Returns (code or None, errors as a tuple of strings)."""
-    result = compile_restricted_exec(source, filename=filename, policy=SubmissionPolicy)
-    return result.code, tuple(result.errors)
+    """Compile under the policy. Returns (code or None, errors as a tuple of strings).
+
+    Like RestrictedPython's compile_restricted_exec, but with `dont_inherit=True`: the caller's
+    `from __future__ import annotations` must not leak into the submission (it would turn a
+    dataclass's annotations into strings and change the program's meaning)."""
+    try:
+        tree = ast.parse(source, filename, "exec")
+    except SyntaxError as exc:
+        return None, (f"Line {exc.lineno}: {type(exc).__name__}: {exc.msg}",)
+    errors: list[str] = []
+    SubmissionPolicy(errors, [], {}).visit(tree)
+    if errors:
+        return None, tuple(errors)
+    return compile(tree, filename, "exec", dont_inherit=True), ()

@@ -19,18 +19,21 @@ import sys
 import threading
 import time
 import traceback
+import types
 from dataclasses import dataclass
 from types import CodeType
 from typing import Any, Callable
 
 from ..spec import Limits
-from .guards import restricted_globals
+from .guards import SUBMISSION_MODULE, restricted_globals
 
 HEADER = struct.Struct(">I")
 FORK_LOCK = threading.Lock()  # one fork at a time when several workers start children
 MAX_REPLY_BYTES = 64 * 1024 * 1024
 NOBODY = 65534
-MAX_EXTRA_PROCESSES = 64  # a child never needs to fork; this caps a fork bomb
+MAX_PROCESSES = 128  # per real user `nobody`; a child never needs to fork, this caps a fork bomb
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+CAP_SYS_ADMIN, CAP_SYS_RESOURCE = 21, 24
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -60,12 +63,24 @@ def one_line(text: str, limit: int = 300) -> str:
 
 
 def describe_exception(exc: BaseException, filename: str) -> str:
+    """`Type: message (line N)` naming the submission's deepest line; never raises itself."""
     line = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == filename:
-            line = frame.lineno
+    try:
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename == filename:
+                line = frame.lineno
+    except Exception:
+        pass
+    try:
+        text = str(exc)
+    except Exception:
+        text = "<the exception's message could not be printed>"
+    try:
+        name = type(exc).__name__
+    except Exception:
+        name = "Exception"
     where = f" (line {line})" if line else ""
-    return one_line(f"{type(exc).__name__}: {exc}{where}")
+    return one_line(f"{name}: {text}{where}")
 
 
 # ----------------------------------------------------------------------------- child side
@@ -103,25 +118,35 @@ def address_space_bytes() -> int:
         return int(f.read().split()[0]) * resource.getpagesize()
 
 
-def processes_of(uid: int) -> int:
-    count = 0
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                count += os.stat(f"/proc/{name}").st_uid == uid
-            except OSError:
-                pass
-    return count
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
 
-def drop_privileges() -> None:
-    """As root, become `nobody`: RLIMIT_NPROC is not enforced for root, so without this a fork
-    bomb (possible only if the restricted compiler were bypassed) could fill the process table."""
+class CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_process_limit_exemption(libc) -> None:
+    """Make RLIMIT_NPROC bind when the harness runs as root.
+
+    The kernel exempts the root user and holders of CAP_SYS_RESOURCE / CAP_SYS_ADMIN from the
+    process cap. The child takes `nobody` as its *real* uid (the cap counts per real user) but keeps
+    effective uid 0, so it can still read a Python installed under /root, and drops those two
+    capabilities — which also stops it from raising its own resource limits again.
+    Without this, a fork bomb (possible only if the restricted compiler were bypassed) could fill
+    the process table.
+    """
     if os.geteuid() != 0:
         return
-    os.setgroups([])
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
+    os.setresuid(NOBODY, 0, 0)
+    header = CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (CapData * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        return
+    for bit in (CAP_SYS_ADMIN, CAP_SYS_RESOURCE):
+        data[bit // 32].effective &= ~(1 << (bit % 32))
+        data[bit // 32].permitted &= ~(1 << (bit % 32))
+    libc.capset(ctypes.byref(header), data)
 
 
 def isolate_child(keep: tuple[int, ...], limits: Limits) -> None:
@@ -142,10 +167,10 @@ def isolate_child(keep: tuple[int, ...], limits: Limits) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the 0-byte limit fails, not kills
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # our (adopted) children are reaped: no zombies left
-    drop_privileges()
-    try:  # after the uid change, which clears the parent-death signal
+    try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        drop_process_limit_exemption(libc)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphaned grandchildren stay ours, so we can kill them
     except OSError:
         pass
@@ -154,8 +179,7 @@ def isolate_child(keep: tuple[int, ...], limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 2))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    spare = processes_of(os.getuid()) + MAX_EXTRA_PROCESSES
-    resource.setrlimit(resource.RLIMIT_NPROC, (spare, spare))
+    resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
 
 
 def seed_generators(seed: int) -> None:
@@ -169,7 +193,11 @@ def child_main(req_fd: int, rep_fd: int, code: CodeType, filename: str, adapter:
                allowed_imports: tuple[str, ...], limits: Limits) -> None:
     isolate_child((req_fd, rep_fd), limits)
     try:
-        namespace = restricted_globals(allowed_imports)
+        # A real module in sys.modules: dataclasses (and typing) look the class's module up there.
+        module = types.ModuleType(SUBMISSION_MODULE)
+        module.__dict__.update(restricted_globals(allowed_imports))
+        sys.modules[SUBMISSION_MODULE] = module
+        namespace = module.__dict__
         exec(code, namespace)
     except MemoryError:
         write_message(rep_fd, {"type": "loaded", "status": MEMORY,

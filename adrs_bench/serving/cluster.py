@@ -1,0 +1,363 @@
+"""The simulator: a global queue, a router, and replicas that may join (after a cold start) and leave.
+
+The router (a callable taking a `Snapshot`) is called on every arrival, at the end of every batch in
+which a request completed (vidur calls it only on arrivals, which strands requests a router holds back),
+and when a replica becomes ready while requests wait. It returns `(replica_id, request_id)` pairs to
+dispatch; requests it leaves out stay in the global queue. Its answer is validated before anything is
+applied, and a bad answer ends the run with `RouterError`.
+
+The run ends when every request has completed. If requests wait in the global queue while every
+replica idles and nothing can change (no arrival left, no replica starting, no batch in flight), the run
+ends with `Stalled` at once, or, when a control policy ticks, after `stall_ticks` such ticks in a row.
+"""
+from __future__ import annotations
+
+import math
+import reprlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from adrs_bench.serving.errors import RouterError, Stalled
+from adrs_bench.serving.events import EventKind, EventQueue
+from adrs_bench.serving.metrics import ReplicaRecord, RequestRecord, RunResult
+from adrs_bench.serving.profile import A10Llama3Profile, Profile
+from adrs_bench.serving.replica import DRAINING, GONE, READY, STARTING, Replica, ReplicaConfig, ReplicaView
+from adrs_bench.serving.request import Request, RequestSpec, RequestView
+
+STEP_END = int(EventKind.STEP_END)
+REPLICA_READY = int(EventKind.REPLICA_READY)
+REPLICA_REMOVE = int(EventKind.REPLICA_REMOVE)
+ARRIVAL = int(EventKind.ARRIVAL)
+CONTROL_TICK = int(EventKind.CONTROL_TICK)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """The cluster: `num_replicas` ready at time 0, replicas added later serve after `cold_start` s,
+    the control callback (if any) runs every `tick_interval` s starting at `tick_interval`."""
+
+    num_replicas: int = 4
+    replica: ReplicaConfig = field(default_factory=ReplicaConfig)
+    cold_start: float = 60.0
+    tick_interval: float = 15.0
+    stall_ticks: int = 40
+    fast: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.num_replicas, bool) or not isinstance(self.num_replicas, int) or self.num_replicas < 0:
+            raise ValueError(f"ClusterConfig.num_replicas must be an int >= 0, got {self.num_replicas!r}")
+        if not (math.isfinite(self.cold_start) and self.cold_start >= 0):
+            raise ValueError(f"ClusterConfig.cold_start must be a finite number >= 0, got {self.cold_start!r}")
+        if not (math.isfinite(self.tick_interval) and self.tick_interval > 0):
+            raise ValueError(f"ClusterConfig.tick_interval must be a finite number > 0, got {self.tick_interval!r}")
+        if self.stall_ticks < 1:
+            raise ValueError(f"ClusterConfig.stall_ticks must be >= 1, got {self.stall_ticks!r}")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the router sees at one call: the global queue (arrival order) and the ready replicas that
+    accept requests (id order)."""
+
+    time: float
+    call_index: int
+    queue: tuple[RequestView, ...]
+    replicas: tuple[ReplicaView, ...]
+
+
+class ReadOnlyList(Sequence):
+    """A read-only window on a list the simulator keeps growing (finished requests), O(1) to hand out."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: list):
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index):
+        return self._items[index]
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """What a control policy sees at a tick: every replica not yet gone (starting, ready, draining) in id
+    order, the global queue, and counts and records of the requests so far (`completed` in completion
+    order: slice from the previous call's `num_completed` to get the new ones)."""
+
+    time: float
+    replicas: tuple[ReplicaView, ...]
+    queue: tuple[RequestView, ...]
+    num_arrived: int
+    num_completed: int
+    completed: Sequence[RequestRecord]
+
+
+Router = Callable[[Snapshot], Any]
+TickCallback = Callable[[float, ClusterView], None]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class Simulator:
+    """One simulation of `requests` (sorted by arrival; request i gets id i) on a cluster.
+
+    Construction only stores and checks its inputs; `run()` (once) does the work. During a run, the
+    control callback may call `add_replica(now)` and `remove_replica(now, replica_id)`.
+    """
+
+    def __init__(self, config: ClusterConfig, requests: Sequence[RequestSpec], router: Router,
+                 profile: Profile | None = None, on_tick: TickCallback | None = None):
+        previous = -math.inf
+        for index, spec in enumerate(requests):
+            spec.check(index)
+            if spec.arrival_time < previous:
+                raise ValueError(f"request {index} arrives at {spec.arrival_time} before request {index - 1} "
+                                 f"({previous}); sort the requests by arrival time")
+            previous = spec.arrival_time
+        self.config = config
+        self.specs = tuple(requests)
+        self.router = router
+        self.profile = profile if profile is not None else A10Llama3Profile()
+        self.on_tick = on_tick
+        self._started = False
+        self.now = 0.0
+
+    # ----- control API (from the tick callback) ----------------------------------------------------------
+    def add_replica(self, now: float) -> int:
+        """Request a new replica now; it serves after the cold start and is charged from now."""
+        self._check_now(now, "add_replica")
+        replica_id = self._next_replica_id
+        self._next_replica_id += 1
+        replica = Replica(replica_id, self.config.replica, self.profile, self.config.fast,
+                          requested_at=now, ready_at=now + self.config.cold_start)
+        replica.state = STARTING
+        self._replicas[replica_id] = replica
+        self._live.append(replica)
+        self._events.push(replica.ready_at, EventKind.REPLICA_READY, replica)
+        return replica_id
+
+    def remove_replica(self, now: float, replica_id: int) -> None:
+        """Stop sending requests to a replica; it leaves when its last request finishes (at once if idle
+        or still starting)."""
+        self._check_now(now, "remove_replica")
+        replica = self._replicas.get(replica_id) if _is_int(replica_id) else None
+        if replica is None or replica.state not in (READY, STARTING):
+            live = [r.id for r in self._live if r.state in (READY, STARTING)]
+            raise ValueError(f"remove_replica: replica {replica_id!r} is not ready or starting; "
+                             f"removable replicas are {live}")
+        replica.state = DRAINING
+        self._refresh_accepting()
+        self._events.push(now, EventKind.REPLICA_REMOVE, replica)
+
+    def view(self) -> ClusterView:
+        """The cluster at the current simulated time (used for the tick callback)."""
+        self._check_now(self.now, "view")
+        for replica in self._live:
+            replica.sync(self.now)
+        return ClusterView(self.now, tuple(ReplicaView(r) for r in self._live),
+                           tuple(r.view for r in self._queue.values()), self._next_arrival,
+                           len(self._completed), ReadOnlyList(self._completed))
+
+    def _check_now(self, now: float, what: str) -> None:
+        if not self._started or self._finished:
+            raise RuntimeError(f"{what} is only available while the simulation runs (from the tick callback)")
+        if now != self.now:
+            raise ValueError(f"{what}: now={now!r} but the simulated time is {self.now!r}")
+
+    # ----- the run ----------------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        if self._started:
+            raise RuntimeError("a Simulator runs once; build a new one (with a fresh router) to run again")
+        self._started = True
+        self._finished = False
+        config = self.config
+        self._events = events = EventQueue()
+        self._requests = [Request(i, s.arrival_time, s.prompt_tokens, s.decode_tokens)
+                          for i, s in enumerate(self.specs)]
+        self._queue: dict[int, Request] = {}
+        self._completed: list[RequestRecord] = []
+        self._replicas: dict[int, Replica] = {}
+        self._live: list[Replica] = []
+        self._accepting: list[Replica] = []
+        self._accepting_by_id: dict[int, Replica] = {}
+        self._pending: list[Replica] = []
+        self._next_replica_id = 0
+        self._next_arrival = 0
+        self._calls = 0
+        self._stalled_ticks = 0
+        processed = 0
+        for _ in range(config.num_replicas):
+            replica = Replica(self._next_replica_id, config.replica, self.profile, config.fast, 0.0, 0.0)
+            self._replicas[replica.id] = replica
+            self._live.append(replica)
+            self._next_replica_id += 1
+        self._refresh_accepting()
+        total = len(self._requests)
+        if total:
+            events.push(self._requests[0].arrival_time, EventKind.ARRIVAL, 0)
+        if self.on_tick is not None and total:
+            events.push(config.tick_interval, EventKind.CONTROL_TICK, 1)
+
+        while len(self._completed) < total:
+            if not events:
+                self._raise_stalled()
+            time, kind, _, payload = events.pop()
+            if kind == STEP_END:
+                replica, epoch = payload
+                if epoch != replica.epoch:
+                    continue
+                self.now = time
+                done = replica.end(time)
+                self._pending.append(replica)
+                if done:
+                    for request in done:
+                        self._completed.append(_record(request))
+                    self._route(time)
+            elif kind == ARRIVAL:
+                self.now = time
+                request = self._requests[payload]
+                self._queue[request.id] = request
+                self._next_arrival = payload + 1
+                if payload + 1 < total:
+                    events.push(self._requests[payload + 1].arrival_time, EventKind.ARRIVAL, payload + 1)
+                self._route(time)
+            elif kind == REPLICA_READY:
+                if payload.state != STARTING:
+                    continue
+                self.now = time
+                payload.state = READY
+                self._refresh_accepting()
+                if self._queue:
+                    self._route(time)
+            elif kind == REPLICA_REMOVE:
+                self.now = time
+                self._pending.append(payload)
+            else:
+                self.now = time
+                self._tick(time, payload)
+            processed += 1
+            if self._pending:
+                self._start_pending(self.now)
+            if self._queue and self.on_tick is None and self._nothing_can_happen():
+                self._raise_stalled()
+
+        self._finished = True
+        end = self.now
+        replicas = tuple(ReplicaRecord(
+            id=r.id, requested_at=r.requested_at, ready_at=r.ready_at, left_at=r.left_at, end_time=end,
+            total_blocks=r.config.num_blocks, kv_block_seconds=r.kv_block_seconds, busy_seconds=r.busy_seconds,
+            tokens_generated=r.tokens_generated, decode_steps=r.steps, prefill_steps=r.prefill_steps,
+        ) for r in self._replicas.values())
+        records = tuple(sorted(self._completed, key=lambda record: record.id))
+        return RunResult(records=records, replicas=replicas, end_time=end, events=processed,
+                         router_calls=self._calls, fast=config.fast)
+
+    def _start_pending(self, now: float) -> None:
+        pending, self._pending = self._pending, []
+        for replica in pending:
+            if replica.busy or replica.state == GONE:
+                continue
+            if replica.state in (READY, DRAINING):
+                end = replica.begin(now)
+                if end is not None:
+                    self._events.push(end, EventKind.STEP_END, (replica, replica.epoch))
+                    continue
+            if replica.state == DRAINING and not replica.has_work():
+                self._leave(replica, now)
+
+    def _leave(self, replica: Replica, now: float) -> None:
+        replica.state = GONE
+        replica.left_at = now
+        self._live.remove(replica)
+
+    def _refresh_accepting(self) -> None:
+        self._accepting = [r for r in self._live if r.state == READY]
+        self._accepting_by_id = {r.id: r for r in self._accepting}
+
+    def _nothing_can_happen(self) -> bool:
+        if self._next_arrival < len(self._requests):
+            return False
+        return not any(r.busy or r.state == STARTING for r in self._live)
+
+    def _raise_stalled(self) -> None:
+        if not self._queue:
+            raise AssertionError(f"simulator bug: no event left at t={self.now} with "
+                                 f"{len(self._requests) - len(self._completed)} request(s) unfinished")
+        raise Stalled(self.now, len(self._queue))
+
+    def _tick(self, now: float, index: int) -> None:
+        self.on_tick(now, self.view())
+        if self._queue and self._nothing_can_happen():
+            self._stalled_ticks += 1
+            if self._stalled_ticks >= self.config.stall_ticks:
+                self._raise_stalled()
+        else:
+            self._stalled_ticks = 0
+        self._events.push((index + 1) * self.config.tick_interval, EventKind.CONTROL_TICK, index + 1)
+
+    # ----- routing ----------------------------------------------------------------------------------------
+    def _route(self, now: float) -> None:
+        accepting = self._accepting
+        if not accepting:
+            return
+        if self.config.fast:
+            for replica in accepting:
+                replica.sync(now)
+        self._calls += 1
+        call = self._calls
+        queue = self._queue
+        snapshot = Snapshot(now, call, tuple(r.view for r in queue.values()),
+                            tuple(ReplicaView(r) for r in accepting))
+        try:
+            answer = self.router(snapshot)
+        except Exception as exc:  # the router's own failure, reported as the router's
+            raise RouterError(f"router raised {type(exc).__name__}: {exc}", now, call) from exc
+        pairs = self._validate(answer, now, call)
+        for replica, request in pairs:
+            del queue[request.id]
+            end = replica.enqueue(request, now)
+            if end is not None:
+                self._events.push(end, EventKind.STEP_END, (replica, replica.epoch))
+            self._pending.append(replica)
+
+    def _validate(self, answer: Any, now: float, call: int) -> list[tuple[Replica, Request]]:
+        if type(answer) is not list:
+            raise RouterError(f"router returned {type(answer).__name__}; expected a list of "
+                              f"(replica_id, request_id) pairs", now, call)
+        pairs = []
+        seen: set[int] = set()
+        for position, item in enumerate(answer):
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise RouterError(f"item {position} is {reprlib.repr(item)}; expected a (replica_id, request_id) "
+                                  f"pair", now, call)
+            replica_id, request_id = item
+            if isinstance(request_id, RequestView):
+                request_id = request_id.id
+            replica = self._accepting_by_id.get(replica_id) if _is_int(replica_id) else None
+            if replica is None:
+                raise RouterError(f"item {position}: unknown replica id {reprlib.repr(replica_id)}; replicas "
+                                  f"accepting requests are {sorted(self._accepting_by_id)}", now, call)
+            if not _is_int(request_id):
+                raise RouterError(f"item {position}: request id {reprlib.repr(request_id)} is not an int",
+                                  now, call)
+            if request_id in seen:
+                raise RouterError(f"item {position}: request {request_id} is dispatched twice", now, call)
+            request = self._queue.get(request_id)
+            if request is None:
+                raise RouterError(f"item {position}: request {request_id} is not in the global queue", now, call)
+            seen.add(request_id)
+            pairs.append((replica, request))
+        return pairs
+
+
+def _record(request: Request) -> RequestRecord:
+    return RequestRecord(
+        id=request.id, arrival_time=request.arrival_time, prompt_tokens=request.prompt_tokens,
+        decode_tokens=request.decode_tokens, replica_id=request.replica_id, routed_time=request.routed_time,
+        first_scheduled_time=request.first_scheduled_time, first_token_time=request.first_token_time,
+        completion_time=request.completion_time, restarts=request.restarts, preemptions=request.preemptions)

@@ -1,0 +1,520 @@
+"""One replica: vLLM's scheduler as vidur models it, over a paged KV cache.
+
+Scheduling rules (DESIGN.md §5; vidur's `VLLMReplicaScheduler`, with the differences noted):
+- A step is a prefill batch if any waiting request can be admitted, else a decode batch over every
+  running request; the two are never mixed.
+- Admission is first come first served from the waiting queue and stops at the first request that does
+  not fit: it needs `free - ceil(prefill/16) >= watermark` (1% of blocks), `(admitted + 1) × longest
+  prefill <= 8192` tokens and `running + admitted <= 128`. A lone request longer than 8192 tokens is
+  admitted alone (vLLM would reject it and vidur would wait forever; restarts can make such prompts).
+- Admitted requests take `ceil(prefill/16)` blocks; the end of prefill produces each one's next token.
+- Before a decode step, a request whose cached tokens (`prompt + generated - 1`; the newest token is the
+  step's input) fill whole blocks takes one more block. If none is free, the youngest running request
+  (latest arrival) is preempted, possibly the one asking: its blocks are freed, its prefill becomes
+  everything processed so far and it goes to the front of the waiting queue. Unlike vidur, a request that
+  needs no block never triggers a preemption.
+- Requests that have generated all their tokens free their blocks at the end of the step.
+- If every running request was preempted, the replica admits again at once (vidur would idle).
+
+Two modes give the same results. Step by step (`fast=False`) is the reference: one event per step and
+every request updated explicitly. Fast mode plans a *decode run*: the steps until the next completion
+or the next block shortage (at most `MAX_RUN`), using per-replica counters (which requests need a block
+at which step, when the next one finishes, the batch's total context), so a run costs O(1) per step and
+O(log n) per request change. Step end times are summed in the same order in both modes, so times are
+bit-identical. A run is cut short at the step in flight when a request is dispatched to the replica, and
+`sync(now)` applies the steps finished by `now` before anyone looks at the replica.
+"""
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+from adrs_bench.serving.errors import RequestTooLarge
+from adrs_bench.serving.profile import Profile
+from adrs_bench.serving.request import DONE, PREFILL, RUNNING, WAITING, Request, RequestView
+
+STARTING, READY, DRAINING, GONE = "starting", "ready", "draining", "gone"
+IDLE, PREFILLING, DECODING = 0, 1, 2
+MAX_RUN = 512  # fast mode plans at most this many decode steps at once (bounds wasted planning)
+
+
+def _arrival_key(request: Request) -> tuple[float, int]:
+    return (request.arrival_time, request.id)
+
+
+@dataclass(frozen=True)
+class ReplicaConfig:
+    """One replica's memory and batch limits (Glia's A10 + Llama-3-8B setup, DESIGN.md §5)."""
+
+    num_blocks: int = 2240
+    block_size: int = 16
+    watermark_fraction: float = 0.01
+    max_batch_tokens: int = 8192
+    max_batch_requests: int = 128
+
+    def __post_init__(self) -> None:
+        for name in ("num_blocks", "block_size", "max_batch_tokens", "max_batch_requests"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"ReplicaConfig.{name} must be an int >= 1, got {value!r}")
+        if not 0 <= self.watermark_fraction < 1:
+            raise ValueError(f"ReplicaConfig.watermark_fraction must be in [0, 1), got {self.watermark_fraction!r}")
+
+    @property
+    def watermark_blocks(self) -> int:
+        return int(self.watermark_fraction * self.num_blocks)
+
+
+class Replica:
+    """A replica's state and scheduler. Driven by the simulator: `begin` starts the next batch and returns
+    when it ends, `end` finishes it, `enqueue` adds a routed request, `sync` catches up a decode run."""
+
+    def __init__(self, replica_id: int, config: ReplicaConfig, profile: Profile, fast: bool,
+                 requested_at: float, ready_at: float):
+        self.id = replica_id
+        self.config = config
+        self.profile = profile
+        self.fast = fast
+        self.state = READY if ready_at <= requested_at else STARTING
+        self.requested_at = requested_at
+        self.ready_at = ready_at
+        self.left_at: float | None = None
+        self.waiting: deque[Request] = deque()
+        self.running: list[Request] = []  # decoding requests, oldest arrival first
+        self.prefilling: list[Request] = []  # the prefill batch in flight
+        self.allocated = 0  # blocks held, including those taken for the step in flight
+        self.steps = 0  # decode steps applied so far
+        self.phase = IDLE
+        self.epoch = 0  # bumped when a planned end event is replaced
+        # the batch in flight: one entry per step (a prefill or a one-step decode has one)
+        self.run_dt: list[float] = []
+        self.run_end: list[float] = []
+        self.run_alloc: list[int] = []
+        self.run_applied = 0
+        self.run_size = 0
+        # statistics
+        self.kv_block_seconds = 0.0
+        self.busy_seconds = 0.0
+        self.tokens_generated = 0
+        self.prefill_steps = 0
+        # fast mode counters over the running set
+        self.phase_counts = [0] * config.block_size
+        self.ctx_sum = 0
+        self.ctx_step = 0
+        self.ctx_count = 0
+        self.finish_heap: list[tuple[int, int, int, Request]] = []
+        self._decode_of: Callable[[int, int], float] | None = getattr(profile, "decode_time_of", None)
+
+    # ----- what the simulator asks -------------------------------------------------------------------
+    @property
+    def accepting(self) -> bool:
+        return self.state == READY
+
+    @property
+    def busy(self) -> bool:
+        return self.phase != IDLE
+
+    def has_work(self) -> bool:
+        return bool(self.waiting or self.running or self.prefilling)
+
+    def num_requests(self) -> int:
+        return len(self.waiting) + len(self.running) + len(self.prefilling)
+
+    def view(self) -> "ReplicaView":
+        return ReplicaView(self)
+
+    def enqueue(self, request: Request, now: float) -> float | None:
+        """Add a routed request at the back of the waiting queue. If a decode run is planned past the step
+        in flight, cut it there (the request's prefill has priority) and return the new end time."""
+        request.state = WAITING
+        request.replica = self
+        request.replica_id = self.id
+        request.routed_time = now
+        self.waiting.append(request)
+        if self.phase == DECODING and len(self.run_end) > self.run_applied + 1:
+            self.sync(now)
+            keep = self.run_applied + 1
+            if keep < len(self.run_end):
+                del self.run_end[keep:], self.run_dt[keep:], self.run_alloc[keep:]
+                self.epoch += 1
+                return self.run_end[-1]
+        return None
+
+    def sync(self, now: float) -> None:
+        """Apply the decode steps of the run in flight that ended by `now` (never the run's last step:
+        its own event applies it)."""
+        if self.phase == DECODING and self.run_applied < len(self.run_end) - 1:
+            done = bisect.bisect_right(self.run_end, now, self.run_applied, len(self.run_end) - 1)
+            if done > self.run_applied:
+                self._apply(done)
+
+    def begin(self, now: float) -> float | None:
+        """Start the next batch at `now`; return the time its (first) event ends, or None if idle."""
+        while True:
+            if self.waiting:
+                batch = self._admit()
+                if batch:
+                    return self._start_prefill(now, batch)
+                if not self.running:
+                    head = self.waiting[0]
+                    blocks = -(-head.prefill_tokens // self.config.block_size)
+                    raise RequestTooLarge(now, head.id, self.id, blocks,
+                                          self.config.num_blocks - self.config.watermark_blocks)
+            if not self.running:
+                self.phase = IDLE
+                return None
+            end = self._plan_run(now) if self.fast else self._plan_step(now)
+            if end is not None:
+                return end
+            # every running request was preempted: admit again at once
+
+    def end(self, now: float) -> list[Request]:
+        """Finish the batch (or decode run) whose event fires at `now`; return the completed requests."""
+        if self.phase == PREFILLING:
+            done = self._end_prefill(now)
+        else:
+            self._apply(len(self.run_end))
+            done = self._end_decode_fast(now) if self.fast else self._end_decode_step(now)
+        self.phase = IDLE
+        for request in done:
+            request.state = DONE
+            request.completion_time = now
+        return done
+
+    # ----- prefill --------------------------------------------------------------------------------------
+    def _admit(self) -> list[Request]:
+        config = self.config
+        block_size, watermark = config.block_size, config.watermark_blocks
+        free = config.num_blocks - self.allocated
+        room = config.max_batch_requests - len(self.running)
+        batch: list[Request] = []
+        longest = 0
+        waiting = self.waiting
+        while waiting and len(batch) < room:
+            request = waiting[0]
+            need = -(-request.prefill_tokens // block_size)
+            if free - need < watermark:
+                break
+            new_longest = max(longest, request.prefill_tokens)
+            if batch and (len(batch) + 1) * new_longest > config.max_batch_tokens:
+                break
+            waiting.popleft()
+            free -= need
+            request.blocks = need
+            longest = new_longest
+            batch.append(request)
+        self.allocated = config.num_blocks - free
+        return batch
+
+    def _start_prefill(self, now: float, batch: list[Request]) -> float:
+        for request in batch:
+            request.state = PREFILL
+            if request.first_scheduled_time is None:
+                request.first_scheduled_time = now
+        dt = _checked(self.profile.prefill_time([r.prefill_tokens for r in batch]), "prefill_time")
+        self.prefilling = batch
+        self.phase = PREFILLING
+        end = now + dt
+        self.run_dt, self.run_end, self.run_alloc = [dt], [end], [self.allocated]
+        self.run_applied, self.run_size = 0, len(batch)
+        return end
+
+    def _end_prefill(self, now: float) -> list[Request]:
+        dt = self.run_dt[0]
+        self.kv_block_seconds += self.allocated * dt
+        self.busy_seconds += dt
+        self.prefill_steps += 1
+        batch, self.prefilling = self.prefilling, []
+        self.tokens_generated += len(batch)
+        done = []
+        for request in batch:
+            request.generated += 1
+            if request.first_token_time is None:
+                request.first_token_time = now
+            if request.generated >= request.decode_tokens:
+                self.allocated -= request.blocks
+                request.blocks = 0
+                done.append(request)
+            else:
+                request.state = RUNNING
+                request.base_step = self.steps
+                bisect.insort(self.running, request, key=_arrival_key)
+                if self.fast:
+                    self._fast_add(request)
+        return done
+
+    # ----- decode, step by step (the reference) ---------------------------------------------------------
+    def _plan_step(self, now: float) -> float | None:
+        block_size, num_blocks = self.config.block_size, self.config.num_blocks
+        running = self.running
+        i = 0
+        while i < len(running):
+            request = running[i]
+            if (request.prompt_tokens + request.generated - 1) % block_size == 0:
+                while self.allocated == num_blocks and running[-1] is not request:
+                    self._preempt(running.pop())
+                if self.allocated == num_blocks:
+                    self._preempt(running.pop())
+                    break
+                self.allocated += 1
+                request.blocks += 1
+            i += 1
+        if not running:
+            return None
+        if self._decode_of is not None:
+            dt = self._decode_of(len(running), sum(r.prompt_tokens + r.generated for r in running))
+        else:
+            dt = self.profile.decode_time([r.prompt_tokens + r.generated for r in running])
+        dt = _checked(dt, "decode_time")
+        end = now + dt
+        self.phase = DECODING
+        self.run_dt, self.run_end, self.run_alloc = [dt], [end], [self.allocated]
+        self.run_applied, self.run_size = 0, len(running)
+        return end
+
+    def _end_decode_step(self, now: float) -> list[Request]:
+        steps = self.steps
+        for request in self.running:
+            request.generated += 1
+            request.base_step = steps
+        done = [r for r in self.running if r.generated >= r.decode_tokens]
+        if done:
+            self.running = [r for r in self.running if r.generated < r.decode_tokens]
+            for request in done:
+                self.allocated -= request.blocks
+                request.blocks = 0
+        return done
+
+    # ----- decode, fast ---------------------------------------------------------------------------------
+    def _plan_run(self, now: float) -> float | None:
+        block_size, num_blocks = self.config.block_size, self.config.num_blocks
+        running = self.running
+        steps = self.steps
+        phase = steps % block_size
+        counts = self.phase_counts
+        need = counts[phase]
+        if need <= num_blocks - self.allocated:
+            self.allocated += need
+        else:
+            i = 0
+            while i < len(running):
+                request = running[i]
+                if request.need_phase == phase:
+                    while self.allocated == num_blocks and running[-1] is not request:
+                        self._preempt(running.pop())
+                    if self.allocated == num_blocks:
+                        self._preempt(running.pop())
+                        break
+                    self.allocated += 1
+                i += 1
+            if not running:
+                return None
+        size = len(running)
+        total = self.ctx_sum + size * (steps - self.ctx_step)
+        limit = min(self._next_finish() - steps, MAX_RUN)
+        free = num_blocks - self.allocated
+        decode_of = self._decode_of
+        contexts = None
+        if decode_of is None:
+            contexts = [r.prompt_tokens + r.current_generated() for r in running]
+            dt = self.profile.decode_time(contexts)
+        else:
+            dt = decode_of(size, total)
+        dt = _checked(dt, "decode_time")
+        end = now + dt
+        run_dt, run_end, run_alloc = [dt], [end], [self.allocated]
+        allocated = self.allocated
+        taken = 0
+        for j in range(1, limit):
+            need = counts[(steps + j) % block_size]
+            if need:
+                taken += need
+                if taken > free:
+                    break
+                allocated += need
+            total += size
+            if decode_of is None:
+                dt = self.profile.decode_time([c + j for c in contexts])
+            else:
+                dt = decode_of(size, total)
+            dt = _checked(dt, "decode_time")
+            end = end + dt
+            run_dt.append(dt)
+            run_end.append(end)
+            run_alloc.append(allocated)
+        self.phase = DECODING
+        self.run_dt, self.run_end, self.run_alloc = run_dt, run_end, run_alloc
+        self.run_applied, self.run_size = 0, size
+        return run_end[-1]
+
+    def _end_decode_fast(self, now: float) -> list[Request]:
+        heap, steps = self.finish_heap, self.steps
+        done = []
+        while heap and (heap[0][2] != heap[0][3].token or heap[0][0] <= steps):
+            _, _, token, request = heapq.heappop(heap)
+            if token == request.token:
+                done.append(request)
+        if done:
+            done.sort(key=_arrival_key)
+            block_size = self.config.block_size
+            for request in done:
+                index = bisect.bisect_left(self.running, _arrival_key(request), key=_arrival_key)
+                del self.running[index]
+                tokens = request.prompt_tokens + request.current_generated()
+                self._fast_remove(request, tokens)
+                request.generated = tokens - request.prompt_tokens
+                self.allocated -= -(-(tokens - 1) // block_size)
+        return done
+
+    def _next_finish(self) -> int:
+        heap = self.finish_heap
+        while heap[0][2] != heap[0][3].token:
+            heapq.heappop(heap)
+        return heap[0][0]
+
+    def _fast_add(self, request: Request) -> None:
+        steps = self.steps
+        tokens = request.prompt_tokens + request.generated
+        request.need_phase = (steps + 1 - tokens) % self.config.block_size
+        request.finish_step = steps + request.decode_tokens - request.generated
+        self.phase_counts[request.need_phase] += 1
+        self.ctx_sum += self.ctx_count * (steps - self.ctx_step) + tokens
+        self.ctx_step = steps
+        self.ctx_count += 1
+        heapq.heappush(self.finish_heap, (request.finish_step, request.id, request.token, request))
+
+    def _fast_remove(self, request: Request, tokens: int) -> None:
+        steps = self.steps
+        self.phase_counts[request.need_phase] -= 1
+        self.ctx_sum += self.ctx_count * (steps - self.ctx_step) - tokens
+        self.ctx_step = steps
+        self.ctx_count -= 1
+        request.token += 1
+
+    # ----- shared -----------------------------------------------------------------------------------------
+    def _apply(self, done: int) -> None:
+        """Apply steps `run_applied .. done-1` of the decode run in flight."""
+        start = self.run_applied
+        run_dt, run_alloc = self.run_dt, self.run_alloc
+        kv, busy = self.kv_block_seconds, self.busy_seconds
+        for j in range(start, done):
+            kv += run_alloc[j] * run_dt[j]
+            busy += run_dt[j]
+        self.kv_block_seconds, self.busy_seconds = kv, busy
+        self.tokens_generated += self.run_size * (done - start)
+        self.steps += done - start
+        self.run_applied = done
+        self.allocated = run_alloc[done] if done < len(run_alloc) else run_alloc[-1]
+
+    def _preempt(self, request: Request) -> None:
+        """Free a running request's blocks and put it at the front of the waiting queue to restart."""
+        generated = request.current_generated()
+        tokens = request.prompt_tokens + generated
+        if self.fast:
+            self._fast_remove(request, tokens)
+            self.allocated -= -(-(tokens - 1) // self.config.block_size)
+        else:
+            self.allocated -= request.blocks
+        request.blocks = 0
+        request.generated = generated
+        request.state = WAITING
+        request.prefill_tokens = tokens
+        request.restarts += 1
+        request.preemptions += 1
+        self.waiting.appendleft(request)
+
+
+def _checked(seconds: float, what: str) -> float:
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"profile {what} returned {seconds!r}; expected a finite number of seconds > 0")
+    return seconds
+
+
+class ReplicaView:
+    """What a router or a control policy may read about a replica, at the time of the call.
+
+    `running` lists the requests holding KV blocks (decoding, then the prefill batch in flight), as
+    vidur's allocation map does; `waiting` is the replica's queue, restarted requests first.
+    Request lists are built on first access, so a router that only counts pays nothing for them.
+    """
+
+    __slots__ = ("_replica", "_waiting", "_running")
+
+    def __init__(self, replica: Replica):
+        object.__setattr__(self, "_replica", replica)
+        object.__setattr__(self, "_waiting", None)
+        object.__setattr__(self, "_running", None)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError("a ReplicaView is read-only")
+
+    @property
+    def id(self) -> int:
+        return self._replica.id
+
+    @property
+    def state(self) -> str:
+        """'starting', 'ready', 'draining' (or 'gone')."""
+        return self._replica.state
+
+    @property
+    def waiting(self) -> tuple[RequestView, ...]:
+        if self._waiting is None:
+            object.__setattr__(self, "_waiting", tuple(r.view for r in self._replica.waiting))
+        return self._waiting
+
+    @property
+    def running(self) -> tuple[RequestView, ...]:
+        if self._running is None:
+            replica = self._replica
+            object.__setattr__(self, "_running", tuple(r.view for r in replica.running)
+                               + tuple(r.view for r in replica.prefilling))
+        return self._running
+
+    @property
+    def num_waiting(self) -> int:
+        return len(self._replica.waiting)
+
+    @property
+    def num_running(self) -> int:
+        return len(self._replica.running) + len(self._replica.prefilling)
+
+    @property
+    def allocated_blocks(self) -> int:
+        return self._replica.allocated
+
+    @property
+    def total_blocks(self) -> int:
+        return self._replica.config.num_blocks
+
+    @property
+    def free_blocks(self) -> int:
+        return self._replica.config.num_blocks - self._replica.allocated
+
+    @property
+    def block_size(self) -> int:
+        return self._replica.config.block_size
+
+    @property
+    def kv_usage(self) -> float:
+        return self._replica.allocated / self._replica.config.num_blocks
+
+    @property
+    def tokens_generated(self) -> int:
+        """Output tokens produced since the replica started (autoscaling's decode throughput)."""
+        return self._replica.tokens_generated
+
+    @property
+    def requested_at(self) -> float:
+        return self._replica.requested_at
+
+    @property
+    def ready_at(self) -> float:
+        return self._replica.ready_at
+
+    def __repr__(self) -> str:
+        return (f"ReplicaView(id={self.id}, state={self.state!r}, waiting={self.num_waiting}, "
+                f"running={self.num_running}, blocks={self.allocated_blocks}/{self.total_blocks})")

@@ -1,0 +1,361 @@
+"""Result records (build, save atomically, load, schema versions), the CI gate and the leaderboard."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+import re
+
+import pytest
+
+from adrs_bench import results
+from adrs_bench.errors import AdrsError, NotComparable, ResultFileError, SchemaVersionError, UsageError
+from adrs_bench.gate import compare, compare_records
+from adrs_bench.instances import InstanceSet
+from adrs_bench.leaderboard import render, render_all
+from adrs_bench.registry import get_task
+from adrs_bench.runner import build_record, evaluator_sha256, run_cases
+from adrs_bench.sandbox.checks import check_submission
+
+from conftest import ROUND_ROBIN, small_cases
+
+FAIL_ON_SECOND = """
+def compute_model_placement(gpu_num, models):
+    if models[0].model_name == "m1_0":
+        raise ValueError("no")
+    placement = {g: [] for g in range(gpu_num)}
+    for i, m in enumerate(models):
+        placement[i % gpu_num].append(m)
+    return placement
+"""
+
+
+def make_record(tmp_dir, source: str, label: str, cases=None) -> dict:
+    task = get_task("prism_placement")
+    cases = small_cases(3) if cases is None else cases
+    path = tmp_dir / f"{label}.py"
+    path.write_text(source)
+    submission = check_submission(path, task.spec)
+    outcomes = run_cases(task, submission, cases)
+    instance_set = InstanceSet(name="tiny", sha256=hashlib.sha256(b"tiny set").hexdigest(), cases=cases,
+                               fresh_seed=None, held_out=False)
+    return build_record(task, instance_set, submission, label, outcomes, 0.25)
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    """Two real records on one set: a clean run and one with a failed instance."""
+    tmp = tmp_path_factory.mktemp("records")
+    return {"good": make_record(tmp, ROUND_ROBIN, "good"), "failing": make_record(tmp, FAIL_ON_SECOND, "failing")}
+
+
+@pytest.fixture
+def good(records):
+    return copy.deepcopy(records["good"])
+
+
+@pytest.fixture
+def failing(records):
+    return copy.deepcopy(records["failing"])
+
+
+def with_score(record: dict, score: float, label: str | None = None) -> dict:
+    new = copy.deepcopy(record)
+    new["aggregate"]["score"] = score
+    if label:
+        new["submission"]["label"] = label
+    return new
+
+
+def temp_files(directory) -> list:
+    return [p.name for p in directory.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")]
+
+
+# ------------------------------------------------------------------------------ records
+
+def test_record_has_provenance_and_validates(good):
+    results.validate(good)
+    task = get_task("prism_placement")
+    assert good["schema_version"] == results.SCHEMA_VERSION == 1
+    assert good["task"] == {"id": "prism_placement-v1", "name": "prism_placement", "version": 1}
+    assert good["set"]["sha256"] == hashlib.sha256(b"tiny set").hexdigest()
+    assert good["set"]["cases"] == 3
+    assert re.fullmatch(r"[0-9a-f]{64}", good["submission"]["sha256"])
+    assert good["provenance"]["evaluator_sha256"] == evaluator_sha256(task)
+    for key in ("harness_version", "python", "numpy", "platform", "timestamp"):
+        assert good["provenance"][key]
+    assert good["limits"]["instance_seconds"] == task.spec.limits.instance_seconds
+    assert good["metric"] == {"name": "mean_optimality_ratio", "direction": "maximize"}
+    assert [i["id"] for i in good["instances"]] == ["case-0", "case-1", "case-2"]
+    assert good["aggregate"]["statuses"] == {"ok": 3}
+
+
+def test_failed_instance_stays_in_the_mean(failing, good):
+    statuses = [i["status"] for i in failing["instances"]]
+    assert statuses == ["ok", "error", "ok"]
+    assert failing["instances"][1]["score"] == 0.0
+    assert "ValueError: no" in failing["instances"][1]["message"]
+    scores = [i["score"] for i in failing["instances"]]
+    assert failing["aggregate"]["score"] == pytest.approx(sum(scores) / 3)
+    assert failing["aggregate"]["instances"] == 3 and failing["aggregate"]["ok"] == 2
+    assert failing["aggregate"]["failed"] == 1 and failing["aggregate"]["statuses"] == {"ok": 2, "error": 1}
+    assert failing["aggregate"]["score"] < good["aggregate"]["score"]
+
+
+def test_save_and_load_round_trip(good, tmp_path):
+    path = results.save(good, tmp_path / "sub" / "record.json")
+    assert path.exists()
+    assert results.load(path) == json.loads(json.dumps(good))
+    assert temp_files(path.parent) == []
+    assert path.read_text() == results.dumps(good)  # sorted keys, deterministic
+
+
+def test_failing_save_leaves_the_old_file_intact(good, tmp_path, monkeypatch):
+    path = results.save(good, tmp_path / "record.json")
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(results.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="simulated"):
+        results.save(with_score(good, 0.1), path)
+    assert path.read_bytes() == before
+    assert temp_files(tmp_path) == []
+
+
+def test_invalid_record_is_not_saved(good, tmp_path):
+    path = results.save(good, tmp_path / "record.json")
+    before = path.read_bytes()
+    broken = copy.deepcopy(good)
+    del broken["task"]
+    with pytest.raises(ResultFileError) as excinfo:
+        results.save(broken, path)
+    assert "does not match its schema" in str(excinfo.value) and "task" in str(excinfo.value)
+    assert path.read_bytes() == before
+    assert temp_files(tmp_path) == []
+
+
+def test_load_validates_against_the_schema(good, tmp_path):
+    broken = copy.deepcopy(good)
+    broken["instances"][0]["status"] = "splendid"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(broken))
+    with pytest.raises(ResultFileError) as excinfo:
+        results.load(path)
+    message = str(excinfo.value)
+    assert "\n" not in message
+    assert "instances/0/status" in message and "splendid" in message
+
+
+def test_newer_schema_is_refused(good, tmp_path):
+    good["schema_version"] = 99
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(good))
+    with pytest.raises(SchemaVersionError) as excinfo:
+        results.load(path)
+    message = str(excinfo.value)
+    assert "schema 99" in message
+    assert "upgrade adrs-bench" in message
+    assert isinstance(excinfo.value, ResultFileError) and excinfo.value.exit_code == 2
+
+
+def test_older_schema_is_refused(good, tmp_path):
+    good["schema_version"] = 0
+    path = tmp_path / "ancient.json"
+    path.write_text(json.dumps(good))
+    with pytest.raises(SchemaVersionError) as excinfo:
+        results.load(path)
+    message = str(excinfo.value)
+    assert "schema 0" in message and "older" in message and "re-run" in message
+
+
+@pytest.mark.parametrize("value", ["1", None, 1.5])
+def test_schema_version_must_be_an_integer(good, tmp_path, value):
+    good["schema_version"] = value
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(good))
+    with pytest.raises(ResultFileError, match="integer schema_version"):
+        results.load(path)
+
+
+@pytest.mark.parametrize("content, words", [
+    (b'{"schema_version": 1, "task": ', "unparsable"),
+    (b"\xff\xfe\x00garbage", "unparsable"),
+    (b"", "unparsable"),
+    (b"[1, 2, 3]", "expected a JSON object, got list"),
+], ids=["truncated", "binary", "empty", "array"])
+def test_corrupted_file(tmp_path, content, words):
+    path = tmp_path / "corrupt.json"
+    path.write_bytes(content)
+    with pytest.raises(ResultFileError) as excinfo:
+        results.load(path)
+    assert words in str(excinfo.value)
+    assert "\n" not in str(excinfo.value)
+
+
+def test_truncated_real_record(good, tmp_path):
+    path = results.save(good, tmp_path / "record.json")
+    path.write_text(path.read_text()[: len(path.read_text()) // 2])
+    with pytest.raises(ResultFileError, match="re-run the submission"):
+        results.load(path)
+
+
+def test_missing_result_file(tmp_path):
+    with pytest.raises(ResultFileError, match="found none"):
+        results.load(tmp_path / "nothing.json")
+
+
+def test_default_filename(good):
+    good["submission"]["label"] = "my prog/v2"
+    assert results.default_filename(good) == "prism_placement-v1__tiny__my_prog_v2.json"
+
+
+# ------------------------------------------------------------------------------ gate
+
+def test_gate_equal_passes(good):
+    verdict = compare_records(good, copy.deepcopy(good))
+    assert verdict.exit_code == 0
+    assert verdict.message.startswith("ok:")
+    assert "prism_placement-v1 on tiny" in verdict.message
+
+
+def test_gate_better_passes(good):
+    verdict = compare_records(with_score(good, good["aggregate"]["score"] + 0.1), good)
+    assert verdict.exit_code == 0
+
+
+def test_gate_worse_beyond_tolerance_fails(good):
+    old_score = good["aggregate"]["score"]
+    verdict = compare_records(with_score(good, old_score - 0.01), good, tolerance=0.001)
+    assert verdict.exit_code == 1
+    assert verdict.message.startswith("REGRESSION")
+    assert "tolerance 0.001" in verdict.message
+
+
+def test_gate_worse_within_tolerance_passes(good):
+    old_score = good["aggregate"]["score"]
+    verdict = compare_records(with_score(good, old_score - 0.0005), good, tolerance=0.001)
+    assert verdict.exit_code == 0 and verdict.message.startswith("ok:")
+
+
+def test_gate_newly_failing_instances_fail(good, failing):
+    # Same score, but an instance that passed before now fails: still a regression.
+    same_score = with_score(failing, good["aggregate"]["score"])
+    verdict = compare_records(same_score, good)
+    assert verdict.exit_code == 1
+    assert "REGRESSION" in verdict.message and "1 instance(s) now fail: case-1" in verdict.message
+
+
+def test_gate_minimize_direction(good):
+    good["metric"]["direction"] = "minimize"
+    lower = with_score(good, good["aggregate"]["score"] - 0.1)
+    higher = with_score(good, good["aggregate"]["score"] + 0.1)
+    assert compare_records(lower, good).exit_code == 0
+    assert compare_records(higher, good).exit_code == 1
+
+
+@pytest.mark.parametrize("field, value, words", [
+    (("task", "id"), "prism_placement-v2", ("one task version", "prism_placement-v2", "prism_placement-v1")),
+    (("set", "sha256"), "ab" * 32, ("same instance set", "abababababab")),
+    (("provenance", "evaluator_sha256"), "cd" * 32, ("same evaluator", "cdcdcdcdcdcd")),
+])
+def test_gate_not_comparable(good, field, value, words):
+    other = copy.deepcopy(good)
+    other[field[0]][field[1]] = value
+    for new, old in ((other, good), (good, other)):
+        with pytest.raises(NotComparable) as excinfo:
+            compare_records(new, old)
+        assert excinfo.value.exit_code == 2
+        for word in words:
+            assert word in str(excinfo.value)
+        assert "\n" not in str(excinfo.value)
+
+
+def test_gate_from_files(good, tmp_path):
+    old = results.save(good, tmp_path / "old.json")
+    new = results.save(with_score(good, good["aggregate"]["score"] - 0.5), tmp_path / "new.json")
+    assert compare(new, old).exit_code == 1
+    assert compare(old, old).exit_code == 0
+    with pytest.raises(UsageError, match="tolerance >= 0"):
+        compare(new, old, tolerance=-1)
+    with pytest.raises(ResultFileError):
+        compare(tmp_path / "missing.json", old)
+
+
+# ------------------------------------------------------------------------------ leaderboard
+
+def table_labels(text: str) -> list[str]:
+    """Submission labels in table order (rank column first, label second)."""
+    rows = [line for line in text.splitlines() if re.match(r"\|\s*\d+\s*\|", line)]
+    return [row.split("|")[2].strip() for row in rows]
+
+
+def test_leaderboard_ranks_by_score_and_is_deterministic(good):
+    board = [with_score(good, 0.5, "middle"), with_score(good, 0.9, "best"), with_score(good, 0.1, "worst"),
+             with_score(good, 0.5, "also-middle")]
+    text = render(board)
+    assert table_labels(text) == ["best", "also-middle", "middle", "worst"]
+    shuffled = board[:]
+    random.Random(3).shuffle(shuffled)
+    assert render(shuffled) == text
+    assert render(copy.deepcopy(board)) == text
+    assert "## prism_placement-v1 · set `tiny` (3 cases" in text
+    assert "mean_optimality_ratio (maximize)" in text
+    assert "| rank" in text and "0.9000" in text
+
+
+def test_leaderboard_minimize_ranks_ascending(good):
+    board = [with_score(good, s, label) for s, label in ((3.0, "c"), (1.0, "a"), (2.0, "b"))]
+    for record in board:
+        record["metric"]["direction"] = "minimize"
+    assert table_labels(render(board)) == ["a", "b", "c"]
+
+
+def test_leaderboard_separates_sets(good):
+    other_set = with_score(good, 0.7, "elsewhere")
+    other_set["set"]["name"] = "other"
+    other_set["set"]["sha256"] = "ef" * 32
+    text = render([good, other_set])
+    assert text.count("## prism_placement-v1") == 2
+    assert "set `other`" in text and "set `tiny`" in text
+
+
+def test_leaderboard_separates_evaluators(good):
+    other = with_score(good, 0.7, "old-evaluator")
+    other["provenance"]["evaluator_sha256"] = "cd" * 32
+    text = render([good, other])
+    assert text.count("## prism_placement-v1") == 2
+
+
+def test_render_all_check_reports_stale(good, tmp_path):
+    results_dir = tmp_path / "results"
+    for label, score in (("alpha", 0.8), ("beta", 0.6)):  # not baseline names: no scores.json is touched
+        record = with_score(good, score, label)
+        results.save(record, results_dir / results.default_filename(record))
+    out = tmp_path / "board" / "README.md"
+
+    assert render_all(results_dir, out, check=True) == [out]
+    assert not out.exists()  # check mode writes nothing
+
+    assert render_all(results_dir, out) == [out]
+    assert out.exists() and table_labels(out.read_text()) == ["alpha", "beta"]
+    assert render_all(results_dir, out, check=True) == []
+
+    out.write_text(out.read_text() + "hand edit\n")
+    assert render_all(results_dir, out, check=True) == [out]
+
+    out.write_text(render([results.load(p) for p in sorted(results_dir.glob("*.json"))]))
+    assert render_all(results_dir, out, check=True) == []
+    record = with_score(good, 0.99, "gamma")
+    results.save(record, results_dir / results.default_filename(record))
+    assert render_all(results_dir, out, check=True) == [out]
+
+
+def test_render_all_refuses_a_corrupted_record(good, tmp_path):
+    results_dir = tmp_path / "results"
+    results.save(good, results_dir / "a.json")
+    (results_dir / "b.json").write_text("{not json")
+    with pytest.raises(AdrsError, match="b.json"):
+        render_all(results_dir, tmp_path / "README.md", check=True)
