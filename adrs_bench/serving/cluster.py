@@ -1,10 +1,16 @@
 """The simulator: a global queue, a router, and replicas that may join (after a cold start) and leave.
 
-The router (a callable taking a `Snapshot`) is called on every arrival, at the end of every batch in
-which a request completed (vidur calls it only on arrivals, which strands requests a router holds back),
-and when a replica becomes ready while requests wait. It returns `(replica_id, request_id)` pairs to
-dispatch; requests it leaves out stay in the global queue. Its answer is validated before anything is
-applied, and a bad answer ends the run with `RouterError`.
+The router (a callable taking a `Snapshot`) is called on every arrival, once per instant at which
+batches end with at least one completion (vidur calls it only on arrivals, which strands requests a
+router holds back), and when a replica becomes ready while requests wait. It returns
+`(replica_id, request_id)` pairs to dispatch; requests it leaves out stay in the global queue. Its answer
+is validated before anything is applied, and a bad answer ends the run with `RouterError`.
+
+What anyone sees at time t does not depend on how simultaneous events were ordered: every batch that
+ends at t ends, and every replica that can starts its next batch, before the router or the control
+policy is called at t. (So a request dispatched at t to a replica that just started a decode step waits
+for that step, as it would had it arrived a moment later; fast and step-by-step modes agree bit for bit
+even when events tie.)
 
 The run ends when every request has completed. If requests wait in the global queue while every
 replica idles and nothing can change (no arrival left, no replica starting, no batch in flight), the run
@@ -16,10 +22,10 @@ import math
 import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from adrs_bench.serving.errors import RouterError, Stalled
-from adrs_bench.serving.events import EventKind, EventQueue
+from adrs_bench.serving.events import Clock, EventKind, EventQueue
 from adrs_bench.serving.metrics import ReplicaRecord, RequestRecord, RunResult
 from adrs_bench.serving.profile import A10Llama3Profile, Profile
 from adrs_bench.serving.replica import DRAINING, GONE, READY, STARTING, Replica, ReplicaConfig, ReplicaView
@@ -55,10 +61,9 @@ class ClusterConfig:
             raise ValueError(f"ClusterConfig.stall_ticks must be >= 1, got {self.stall_ticks!r}")
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """What the router sees at one call: the global queue (arrival order) and the ready replicas that
-    accept requests (id order)."""
+    accept requests (id order). A named tuple: immutable and cheap to build on every call."""
 
     time: float
     call_index: int
@@ -81,8 +86,7 @@ class ReadOnlyList(Sequence):
         return self._items[index]
 
 
-@dataclass(frozen=True)
-class ClusterView:
+class ClusterView(NamedTuple):
     """What a control policy sees at a tick: every replica not yet gone (starting, ready, draining) in id
     order, the global queue, and counts and records of the requests so far (`completed` in completion
     order: slice from the previous call's `num_completed` to get the new ones)."""
@@ -125,7 +129,12 @@ class Simulator:
         self.profile = profile if profile is not None else A10Llama3Profile()
         self.on_tick = on_tick
         self._started = False
-        self.now = 0.0
+        self._clock = Clock()
+
+    @property
+    def now(self) -> float:
+        """The simulated time of the event being processed."""
+        return self._clock.now
 
     # ----- control API (from the tick callback) ----------------------------------------------------------
     def add_replica(self, now: float) -> int:
@@ -133,9 +142,8 @@ class Simulator:
         self._check_now(now, "add_replica")
         replica_id = self._next_replica_id
         self._next_replica_id += 1
-        replica = Replica(replica_id, self.config.replica, self.profile, self.config.fast,
-                          requested_at=now, ready_at=now + self.config.cold_start)
-        replica.state = STARTING
+        replica = Replica(replica_id, self.config.replica, self.profile, self.config.fast, self._clock,
+                          STARTING, requested_at=now, ready_at=now + self.config.cold_start)
         self._replicas[replica_id] = replica
         self._live.append(replica)
         self._events.push(replica.ready_at, EventKind.REPLICA_READY, replica)
@@ -157,9 +165,8 @@ class Simulator:
     def view(self) -> ClusterView:
         """The cluster at the current simulated time (used for the tick callback)."""
         self._check_now(self.now, "view")
-        for replica in self._live:
-            replica.sync(self.now)
-        return ClusterView(self.now, tuple(ReplicaView(r) for r in self._live),
+        self._clock.reads += 1
+        return ClusterView(self.now, tuple(r.view for r in self._live),
                            tuple(r.view for r in self._queue.values()), self._next_arrival,
                            len(self._completed), ReadOnlyList(self._completed))
 
@@ -177,6 +184,7 @@ class Simulator:
         self._finished = False
         config = self.config
         self._events = events = EventQueue()
+        clock = self._clock
         self._requests = [Request(i, s.arrival_time, s.prompt_tokens, s.decode_tokens)
                           for i, s in enumerate(self.specs)]
         self._queue: dict[int, Request] = {}
@@ -192,7 +200,8 @@ class Simulator:
         self._stalled_ticks = 0
         processed = 0
         for _ in range(config.num_replicas):
-            replica = Replica(self._next_replica_id, config.replica, self.profile, config.fast, 0.0, 0.0)
+            replica = Replica(self._next_replica_id, config.replica, self.profile, config.fast, self._clock,
+                              READY, 0.0, 0.0)
             self._replicas[replica.id] = replica
             self._live.append(replica)
             self._next_replica_id += 1
@@ -211,15 +220,23 @@ class Simulator:
                 replica, epoch = payload
                 if epoch != replica.epoch:
                     continue
-                self.now = time
+                clock.now = time
                 done = replica.end(time)
                 self._pending.append(replica)
+                while events.next_is(time, EventKind.STEP_END):  # every batch ending now ends first
+                    _, _, _, (other, epoch) = events.pop()
+                    if epoch == other.epoch:
+                        done += other.end(time)
+                        self._pending.append(other)
+                        processed += 1
+                self._start_pending(time)
                 if done:
+                    done.sort(key=_request_id)
                     for request in done:
                         self._completed.append(_record(request))
                     self._route(time)
             elif kind == ARRIVAL:
-                self.now = time
+                clock.now = time
                 request = self._requests[payload]
                 self._queue[request.id] = request
                 self._next_arrival = payload + 1
@@ -229,16 +246,16 @@ class Simulator:
             elif kind == REPLICA_READY:
                 if payload.state != STARTING:
                     continue
-                self.now = time
+                clock.now = time
                 payload.state = READY
                 self._refresh_accepting()
                 if self._queue:
                     self._route(time)
             elif kind == REPLICA_REMOVE:
-                self.now = time
+                clock.now = time
                 self._pending.append(payload)
             else:
-                self.now = time
+                clock.now = time
                 self._tick(time, payload)
             processed += 1
             if self._pending:
@@ -278,6 +295,7 @@ class Simulator:
     def _refresh_accepting(self) -> None:
         self._accepting = [r for r in self._live if r.state == READY]
         self._accepting_by_id = {r.id: r for r in self._accepting}
+        self._accepting_views = tuple(r.view for r in self._accepting)
 
     def _nothing_can_happen(self) -> bool:
         if self._next_arrival < len(self._requests):
@@ -302,21 +320,17 @@ class Simulator:
 
     # ----- routing ----------------------------------------------------------------------------------------
     def _route(self, now: float) -> None:
-        accepting = self._accepting
-        if not accepting:
+        if not self._accepting:
             return
-        if self.config.fast:
-            for replica in accepting:
-                replica.sync(now)
         self._calls += 1
+        self._clock.reads += 1
         call = self._calls
         queue = self._queue
-        snapshot = Snapshot(now, call, tuple(r.view for r in queue.values()),
-                            tuple(ReplicaView(r) for r in accepting))
+        snapshot = Snapshot(now, call, tuple(r.view for r in queue.values()), self._accepting_views)
         try:
             answer = self.router(snapshot)
         except Exception as exc:  # the router's own failure, reported as the router's
-            raise RouterError(f"router raised {type(exc).__name__}: {exc}", now, call) from exc
+            raise RouterError(f"raised {type(exc).__name__}: {exc}", now, call) from exc
         pairs = self._validate(answer, now, call)
         for replica, request in pairs:
             del queue[request.id]
@@ -327,7 +341,7 @@ class Simulator:
 
     def _validate(self, answer: Any, now: float, call: int) -> list[tuple[Replica, Request]]:
         if type(answer) is not list:
-            raise RouterError(f"router returned {type(answer).__name__}; expected a list of "
+            raise RouterError(f"returned {type(answer).__name__}; expected a list of "
                               f"(replica_id, request_id) pairs", now, call)
         pairs = []
         seen: set[int] = set()
@@ -353,6 +367,10 @@ class Simulator:
             seen.add(request_id)
             pairs.append((replica, request))
         return pairs
+
+
+def _request_id(request: Request) -> int:
+    return request.id
 
 
 def _record(request: Request) -> RequestRecord:

@@ -52,8 +52,25 @@ class EventQueue:
     def peek_time(self) -> float | None:
         return self._heap[0][0] if self._heap else None
 
+    def next_is(self, time: float, kind: EventKind) -> bool:
+        """Whether the next event has exactly this time and kind (to gather simultaneous events)."""
+        heap = self._heap
+        return bool(heap) and heap[0][0] == time and heap[0][1] == kind
+
     def __len__(self) -> int:
         return len(self._heap)
 
     def __bool__(self) -> bool:
         return bool(self._heap)
+
+
+class Clock:
+    """One simulation's current time, shared by its replicas so that what anyone reads of a replica is
+    brought up to date lazily (fast mode), and a counter of reads (router calls and ticks) that lets views
+    cache the request lists they built during one call."""
+
+    __slots__ = ("now", "reads")
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.reads = 0

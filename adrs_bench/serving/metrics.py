@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class RequestRecord:
-    """One completed request (the columns of vidur's request_metrics.csv that matter here)."""
+class RequestRecord(NamedTuple):
+    """One completed request (the columns of vidur's request_metrics.csv that matter here). A named
+    tuple: immutable, and cheap enough to build at every completion."""
 
     id: int
     arrival_time: float

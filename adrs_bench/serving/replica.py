@@ -14,25 +14,31 @@ Scheduling rules (DESIGN.md §5; vidur's `VLLMReplicaScheduler`, with the differ
   everything processed so far and it goes to the front of the waiting queue. Unlike vidur, a request that
   needs no block never triggers a preemption.
 - Requests that have generated all their tokens free their blocks at the end of the step.
-- If every running request was preempted, the replica admits again at once (vidur would idle).
+- A request that an empty replica cannot admit (it needs more blocks than the replica minus the
+  watermark, as a lone request that outgrew the cache does once it restarts) ends the run with
+  `RequestTooLarge` instead of waiting forever.
 
 Two modes give the same results. Step by step (`fast=False`) is the reference: one event per step and
 every request updated explicitly. Fast mode plans a *decode run*: the steps until the next completion
 or the next block shortage (at most `MAX_RUN`), using per-replica counters (which requests need a block
 at which step, when the next one finishes, the batch's total context), so a run costs O(1) per step and
 O(log n) per request change. Step end times are summed in the same order in both modes, so times are
-bit-identical. A run is cut short at the step in flight when a request is dispatched to the replica, and
-`sync(now)` applies the steps finished by `now` before anyone looks at the replica.
+bit-identical. A run is cut short at the step in flight when a request is dispatched to the replica.
+Steps inside a run are applied lazily: whenever something reads state that steps change (blocks, tokens
+processed or generated), the replica first applies the steps finished by the simulation clock's time,
+so a router that only counts requests costs nothing per replica.
 """
 from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
 from adrs_bench.serving.errors import RequestTooLarge
+from adrs_bench.serving.events import Clock
 from adrs_bench.serving.profile import Profile
 from adrs_bench.serving.request import DONE, PREFILL, RUNNING, WAITING, Request, RequestView
 
@@ -72,13 +78,14 @@ class Replica:
     """A replica's state and scheduler. Driven by the simulator: `begin` starts the next batch and returns
     when it ends, `end` finishes it, `enqueue` adds a routed request, `sync` catches up a decode run."""
 
-    def __init__(self, replica_id: int, config: ReplicaConfig, profile: Profile, fast: bool,
-                 requested_at: float, ready_at: float):
+    def __init__(self, replica_id: int, config: ReplicaConfig, profile: Profile, fast: bool, clock: Clock,
+                 state: str, requested_at: float, ready_at: float):
         self.id = replica_id
+        self.clock = clock
         self.config = config
         self.profile = profile
         self.fast = fast
-        self.state = READY if ready_at <= requested_at else STARTING
+        self.state = state
         self.requested_at = requested_at
         self.ready_at = ready_at
         self.left_at: float | None = None
@@ -92,7 +99,6 @@ class Replica:
         # the batch in flight: one entry per step (a prefill or a one-step decode has one)
         self.run_dt: list[float] = []
         self.run_end: list[float] = []
-        self.run_alloc: list[int] = []
         self.run_applied = 0
         self.run_size = 0
         # statistics
@@ -107,24 +113,17 @@ class Replica:
         self.ctx_count = 0
         self.finish_heap: list[tuple[int, int, int, Request]] = []
         self._decode_of: Callable[[int, int], float] | None = getattr(profile, "decode_time_of", None)
+        self._decode_times: Callable[[int, int, int], list[float]] | None = getattr(profile, "decode_times", None)
+        self._watermark = config.watermark_blocks
+        self.view = ReplicaView(self)
 
     # ----- what the simulator asks -------------------------------------------------------------------
-    @property
-    def accepting(self) -> bool:
-        return self.state == READY
-
     @property
     def busy(self) -> bool:
         return self.phase != IDLE
 
     def has_work(self) -> bool:
         return bool(self.waiting or self.running or self.prefilling)
-
-    def num_requests(self) -> int:
-        return len(self.waiting) + len(self.running) + len(self.prefilling)
-
-    def view(self) -> "ReplicaView":
-        return ReplicaView(self)
 
     def enqueue(self, request: Request, now: float) -> float | None:
         """Add a routed request at the back of the waiting queue. If a decode run is planned past the step
@@ -138,10 +137,15 @@ class Replica:
             self.sync(now)
             keep = self.run_applied + 1
             if keep < len(self.run_end):
-                del self.run_end[keep:], self.run_dt[keep:], self.run_alloc[keep:]
+                del self.run_end[keep:], self.run_dt[keep:]
                 self.epoch += 1
                 return self.run_end[-1]
         return None
+
+    def catch_up(self) -> None:
+        """Bring a decode run up to the clock's time (before anything reads step-dependent state)."""
+        if self.phase == DECODING:
+            self.sync(self.clock.now)
 
     def sync(self, now: float) -> None:
         """Apply the decode steps of the run in flight that ended by `now` (never the run's last step:
@@ -169,7 +173,7 @@ class Replica:
             end = self._plan_run(now) if self.fast else self._plan_step(now)
             if end is not None:
                 return end
-            # every running request was preempted: admit again at once
+            # every running request was preempted: try to admit again (raises if it cannot fit)
 
     def end(self, now: float) -> list[Request]:
         """Finish the batch (or decode run) whose event fires at `now`; return the completed requests."""
@@ -187,7 +191,7 @@ class Replica:
     # ----- prefill --------------------------------------------------------------------------------------
     def _admit(self) -> list[Request]:
         config = self.config
-        block_size, watermark = config.block_size, config.watermark_blocks
+        block_size, watermark = config.block_size, self._watermark
         free = config.num_blocks - self.allocated
         room = config.max_batch_requests - len(self.running)
         batch: list[Request] = []
@@ -218,7 +222,7 @@ class Replica:
         self.prefilling = batch
         self.phase = PREFILLING
         end = now + dt
-        self.run_dt, self.run_end, self.run_alloc = [dt], [end], [self.allocated]
+        self.run_dt, self.run_end = [dt], [end]
         self.run_applied, self.run_size = 0, len(batch)
         return end
 
@@ -250,37 +254,47 @@ class Replica:
     def _plan_step(self, now: float) -> float | None:
         block_size, num_blocks = self.config.block_size, self.config.num_blocks
         running = self.running
-        i = 0
-        while i < len(running):
-            request = running[i]
-            if (request.prompt_tokens + request.generated - 1) % block_size == 0:
-                while self.allocated == num_blocks and running[-1] is not request:
-                    self._preempt(running.pop())
-                if self.allocated == num_blocks:
-                    self._preempt(running.pop())
-                    break
-                self.allocated += 1
+        tokens = [r.prompt_tokens + r.generated for r in running]
+        needing = [r for r, t in zip(running, tokens) if (t - 1) % block_size == 0]
+        if len(needing) <= num_blocks - self.allocated:
+            for request in needing:
                 request.blocks += 1
-            i += 1
-        if not running:
-            return None
-        if self._decode_of is not None:
-            dt = self._decode_of(len(running), sum(r.prompt_tokens + r.generated for r in running))
+            self.allocated += len(needing)
         else:
-            dt = self.profile.decode_time([r.prompt_tokens + r.generated for r in running])
+            i = 0
+            while i < len(running):
+                request = running[i]
+                if (request.prompt_tokens + request.generated - 1) % block_size == 0:
+                    while self.allocated == num_blocks and running[-1] is not request:
+                        self._preempt(running.pop())
+                    if self.allocated == num_blocks:
+                        self._preempt(running.pop())
+                        break
+                    self.allocated += 1
+                    request.blocks += 1
+                i += 1
+            if not running:
+                return None
+            tokens = [r.prompt_tokens + r.generated for r in running]
+        if self._decode_of is not None:
+            dt = self._decode_of(len(tokens), sum(tokens))
+        else:
+            dt = self.profile.decode_time(tokens)
         dt = _checked(dt, "decode_time")
         end = now + dt
         self.phase = DECODING
-        self.run_dt, self.run_end, self.run_alloc = [dt], [end], [self.allocated]
+        self.run_dt, self.run_end = [dt], [end]
         self.run_applied, self.run_size = 0, len(running)
         return end
 
     def _end_decode_step(self, now: float) -> list[Request]:
         steps = self.steps
+        done = []
         for request in self.running:
             request.generated += 1
             request.base_step = steps
-        done = [r for r in self.running if r.generated >= r.decode_tokens]
+            if request.generated >= request.decode_tokens:
+                done.append(request)
         if done:
             self.running = [r for r in self.running if r.generated < r.decode_tokens]
             for request in done:
@@ -315,38 +329,31 @@ class Replica:
         size = len(running)
         total = self.ctx_sum + size * (steps - self.ctx_step)
         limit = min(self._next_finish() - steps, MAX_RUN)
+        # Steps fit until the next completion or the first block shortage. Over any block_size
+        # consecutive steps every running request needs exactly one block, so the shortage is found
+        # from one period's prefix sums.
         free = num_blocks - self.allocated
-        decode_of = self._decode_of
-        contexts = None
-        if decode_of is None:
-            contexts = [r.prompt_tokens + r.current_generated() for r in running]
-            dt = self.profile.decode_time(contexts)
-        else:
-            dt = decode_of(size, total)
-        dt = _checked(dt, "decode_time")
-        end = now + dt
-        run_dt, run_end, run_alloc = [dt], [end], [self.allocated]
-        allocated = self.allocated
-        taken = 0
-        for j in range(1, limit):
-            need = counts[(steps + j) % block_size]
-            if need:
-                taken += need
+        if limit > 1 and free < size * -(-(limit - 1) // block_size):
+            periods = free // size
+            taken = periods * size
+            for offset in range(1, block_size + 1):
+                taken += counts[(steps + offset) % block_size]
                 if taken > free:
+                    limit = min(limit, periods * block_size + offset)
                     break
-                allocated += need
-            total += size
-            if decode_of is None:
-                dt = self.profile.decode_time([c + j for c in contexts])
-            else:
-                dt = decode_of(size, total)
-            dt = _checked(dt, "decode_time")
-            end = end + dt
-            run_dt.append(dt)
-            run_end.append(end)
-            run_alloc.append(allocated)
+        if self._decode_times is not None:
+            run_dt = self._decode_times(size, total, limit)
+        elif self._decode_of is not None:
+            decode_of = self._decode_of
+            run_dt = [decode_of(size, total + j * size) for j in range(limit)]
+        else:
+            contexts = [r.prompt_tokens + r.current_generated() for r in running]
+            run_dt = [self.profile.decode_time([c + j for c in contexts]) for j in range(limit)]
+        _checked_all(run_dt, "decode_time")
+        run_end = list(itertools.accumulate(run_dt, initial=now))
+        del run_end[0]
         self.phase = DECODING
-        self.run_dt, self.run_end, self.run_alloc = run_dt, run_end, run_alloc
+        self.run_dt, self.run_end = run_dt, run_end
         self.run_applied, self.run_size = 0, size
         return run_end[-1]
 
@@ -396,18 +403,29 @@ class Replica:
 
     # ----- shared -----------------------------------------------------------------------------------------
     def _apply(self, done: int) -> None:
-        """Apply steps `run_applied .. done-1` of the decode run in flight."""
+        """Apply steps `run_applied .. done-1` of the decode run in flight. The blocks held during step j
+        are those of step j-1 plus the new ones its running requests need (the running set does not
+        change inside a run). Sums run one step at a time, in step order, as in step-by-step mode."""
         start = self.run_applied
-        run_dt, run_alloc = self.run_dt, self.run_alloc
-        kv, busy = self.kv_block_seconds, self.busy_seconds
-        for j in range(start, done):
-            kv += run_alloc[j] * run_dt[j]
-            busy += run_dt[j]
-        self.kv_block_seconds, self.busy_seconds = kv, busy
+        run_dt = self.run_dt
+        if len(run_dt) == 1:  # a one-step decode (step-by-step mode, or a run cut to one step)
+            dt = run_dt[0]
+            self.kv_block_seconds += self.allocated * dt
+            self.busy_seconds += dt
+        else:
+            last = len(run_dt) - 1
+            counts, block_size, base = self.phase_counts, self.config.block_size, self.steps - start + 1
+            allocated, kv, busy = self.allocated, self.kv_block_seconds, self.busy_seconds
+            for j in range(start, done):
+                dt = run_dt[j]
+                kv += allocated * dt
+                busy += dt
+                if j < last:
+                    allocated += counts[(base + j) % block_size]
+            self.kv_block_seconds, self.busy_seconds, self.allocated = kv, busy, allocated
         self.tokens_generated += self.run_size * (done - start)
         self.steps += done - start
         self.run_applied = done
-        self.allocated = run_alloc[done] if done < len(run_alloc) else run_alloc[-1]
 
     def _preempt(self, request: Request) -> None:
         """Free a running request's blocks and put it at the front of the waiting queue to restart."""
@@ -433,23 +451,37 @@ def _checked(seconds: float, what: str) -> float:
     return seconds
 
 
+def _checked_all(seconds: list[float], what: str) -> None:
+    if not min(seconds) > 0 or max(seconds) == float("inf"):
+        bad = next(s for s in seconds if not 0 < s < float("inf"))
+        raise ValueError(f"profile {what} returned {bad!r}; expected a finite number of seconds > 0")
+
+
 class ReplicaView:
     """What a router or a control policy may read about a replica, at the time of the call.
 
     `running` lists the requests holding KV blocks (decoding, then the prefill batch in flight), as
     vidur's allocation map does; `waiting` is the replica's queue, restarted requests first.
-    Request lists are built on first access, so a router that only counts pays nothing for them.
+    One view per replica, live: request lists are built on first access in each call and kept for the
+    call, so a router that only counts pays nothing for them. Read-only: its attributes are properties
+    without setters (the underscored fields are out of reach of sandboxed code).
     """
 
-    __slots__ = ("_replica", "_waiting", "_running")
+    __slots__ = ("_replica", "_read", "_waiting", "_running")
 
     def __init__(self, replica: Replica):
-        object.__setattr__(self, "_replica", replica)
-        object.__setattr__(self, "_waiting", None)
-        object.__setattr__(self, "_running", None)
+        self._replica = replica
+        self._read = -1
+        self._waiting: tuple[RequestView, ...] = ()
+        self._running: tuple[RequestView, ...] = ()
 
-    def __setattr__(self, name: str, value) -> None:
-        raise AttributeError("a ReplicaView is read-only")
+    def _lists(self) -> None:
+        replica = self._replica
+        if self._read != replica.clock.reads:
+            replica.catch_up()
+            self._waiting = tuple(r.view for r in replica.waiting)
+            self._running = tuple(r.view for r in replica.running) + tuple(r.view for r in replica.prefilling)
+            self._read = replica.clock.reads
 
     @property
     def id(self) -> int:
@@ -462,16 +494,12 @@ class ReplicaView:
 
     @property
     def waiting(self) -> tuple[RequestView, ...]:
-        if self._waiting is None:
-            object.__setattr__(self, "_waiting", tuple(r.view for r in self._replica.waiting))
+        self._lists()
         return self._waiting
 
     @property
     def running(self) -> tuple[RequestView, ...]:
-        if self._running is None:
-            replica = self._replica
-            object.__setattr__(self, "_running", tuple(r.view for r in replica.running)
-                               + tuple(r.view for r in replica.prefilling))
+        self._lists()
         return self._running
 
     @property
@@ -483,7 +511,14 @@ class ReplicaView:
         return len(self._replica.running) + len(self._replica.prefilling)
 
     @property
+    def num_requests(self) -> int:
+        """Waiting plus running (the load least-loaded routing balances)."""
+        replica = self._replica
+        return len(replica.waiting) + len(replica.running) + len(replica.prefilling)
+
+    @property
     def allocated_blocks(self) -> int:
+        self._replica.catch_up()
         return self._replica.allocated
 
     @property
@@ -492,6 +527,7 @@ class ReplicaView:
 
     @property
     def free_blocks(self) -> int:
+        self._replica.catch_up()
         return self._replica.config.num_blocks - self._replica.allocated
 
     @property
@@ -500,11 +536,13 @@ class ReplicaView:
 
     @property
     def kv_usage(self) -> float:
+        self._replica.catch_up()
         return self._replica.allocated / self._replica.config.num_blocks
 
     @property
     def tokens_generated(self) -> int:
         """Output tokens produced since the replica started (autoscaling's decode throughput)."""
+        self._replica.catch_up()
         return self._replica.tokens_generated
 
     @property

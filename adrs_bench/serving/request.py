@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from adrs_bench.serving.replica import Replica
@@ -79,14 +79,18 @@ class Request:
         self.view = RequestView(self)
 
     def current_generated(self) -> int:
+        """Output tokens so far, as of the replica's last applied step (the simulator's own view)."""
         if self.state == RUNNING:
             return self.generated + self.replica.steps - self.base_step
         return self.generated
 
     def processed_tokens(self) -> int:
-        """Tokens whose KV the replica holds or is computing, as vidur counts them (0 before prefill ends)."""
+        """Tokens whose KV the replica holds or is computing, as vidur counts them (0 before prefill ends),
+        at the clock's time (for readers outside the replica)."""
         if self.state == RUNNING:
-            return self.prompt_tokens + self.generated + self.replica.steps - self.base_step
+            replica = self.replica
+            replica.catch_up()
+            return self.prompt_tokens + self.generated + replica.steps - self.base_step
         return 0
 
     def __repr__(self) -> str:
@@ -97,8 +101,8 @@ class Request:
 class RequestView:
     """What a router may read about a request: never its decode length.
 
-    Live and read-only: the simulator syncs every replica before it calls the router, so the values are
-    those at the call's simulated time. Names follow vidur's `Request` where they exist there
+    Live and read-only: values are those at the simulated time of the call (a running request's replica
+    is brought up to date when its processed tokens are read). Names follow vidur's `Request` where they exist there
     (`num_prefill_tokens`, `num_processed_tokens`, `num_restarts`) so routers written against vidur port
     by renaming.
     """
@@ -106,10 +110,7 @@ class RequestView:
     __slots__ = ("_request",)
 
     def __init__(self, request: Request):
-        object.__setattr__(self, "_request", request)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("a RequestView is read-only")
+        self._request = request
 
     @property
     def id(self) -> int:

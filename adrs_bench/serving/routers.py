@@ -13,7 +13,7 @@ def least_loaded(snapshot: Snapshot) -> list[tuple[int, int]]:
     waiting plus running (lowest id on ties), counting the ones it has just sent."""
     if not snapshot.queue or not snapshot.replicas:
         return []
-    loads = [[r.num_waiting + r.num_running, r.id] for r in snapshot.replicas]
+    loads = [[r.num_requests, r.id] for r in snapshot.replicas]
     pairs = []
     for request in snapshot.queue:
         best = min(loads)
