@@ -27,6 +27,7 @@ class Limits:
     total_seconds: float
     memory_mb: int
     cpu_seconds: int
+    call_seconds: float | None = None  # per call of a stateful submission (a router's schedule)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-STATUSES = ("ok", "invalid", "timeout", "memory", "crashed", "error")
+STATUSES = ("ok", "invalid", "timeout", "memory", "crashed", "error", "stalled", "slo_violated")
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ def test_get_task(name):
 @pytest.mark.parametrize("name, words", [
     ("prism_placment", ("did you mean 'prism_placement'?", "adrs-bench list")),
     ("Prism_Placement", ("did you mean",)),
-    ("routing", ("known tasks: prism_placement",)),
+    ("routing", ("did you mean 'llm_routing'",)),
     ("prism_placement-v2", ("it has prism_placement-v1", "use the plain name")),
 ])
 def test_unknown_task(name, words):

@@ -212,7 +212,8 @@ def child_main(req_fd: int, rep_fd: int, code: CodeType, filename: str, adapter:
         request = read_message(req_fd)
         if request is None:
             return
-        seed_generators(request["seed"])
+        if request.get("seed") is not None:  # a stateful task seeds once per run, not per call
+            seed_generators(request["seed"])
         started = time.perf_counter()
         try:
             value = adapter(namespace, request["payload"])
@@ -356,9 +357,15 @@ class SandboxSession:
         self.stop()
 
     # -- calls
-    def call(self, payload: Any, seed: int, timeout: float) -> Reply:
+    def call(self, payload: Any, seed: int | None, timeout: float) -> Reply:
         """Run the adapter on `payload` in the child; never raises for anything the child does."""
         deadline = time.monotonic() + timeout
+        failed = self.post(payload, seed, deadline)
+        return failed if failed is not None else self.collect(deadline)
+
+    def post(self, payload: Any, seed: int | None, deadline: float) -> Reply | None:
+        """Send one call without waiting for its answer (the child answers calls in order); a failure
+        to start the child or to send is returned as the call's reply. `collect` gets the answer."""
         if self.load_failure is not None:
             return self.load_failure
         if self.pid is None:
@@ -372,6 +379,10 @@ class SandboxSession:
             write_message(self.req_fd, {"seed": seed, "payload": payload})
         except (BrokenPipeError, OSError):
             return self.gone_reply("before the call")
+        return None
+
+    def collect(self, deadline: float) -> Reply:
+        """The answer to the oldest call posted and not yet collected."""
         try:
             message = self.receive(deadline, what="the call")
         except ChildGone as gone:

@@ -28,7 +28,8 @@ from adrs_bench.serving.errors import RouterError, Stalled
 from adrs_bench.serving.events import Clock, EventKind, EventQueue
 from adrs_bench.serving.metrics import ReplicaRecord, RequestRecord, RunResult
 from adrs_bench.serving.profile import A10Llama3Profile, Profile
-from adrs_bench.serving.replica import DRAINING, GONE, READY, STARTING, Replica, ReplicaConfig, ReplicaView
+from adrs_bench.serving.replica import (DRAINING, GONE, JOURNAL_ARRIVAL, READY, STARTING, Replica, ReplicaConfig,
+                                        ReplicaView)
 from adrs_bench.serving.request import Request, RequestSpec, RequestView
 
 STEP_END = int(EventKind.STEP_END)
@@ -115,7 +116,7 @@ class Simulator:
     """
 
     def __init__(self, config: ClusterConfig, requests: Sequence[RequestSpec], router: Router,
-                 profile: Profile | None = None, on_tick: TickCallback | None = None):
+                 profile: Profile | None = None, on_tick: TickCallback | None = None, journal: list | None = None):
         previous = -math.inf
         for index, spec in enumerate(requests):
             spec.check(index)
@@ -128,6 +129,7 @@ class Simulator:
         self.router = router
         self.profile = profile if profile is not None else A10Llama3Profile()
         self.on_tick = on_tick
+        self.journal = journal  # if a list: every change a mirror of the queues needs (replica.JOURNAL_*)
         self._started = False
         self._clock = Clock()
 
@@ -144,6 +146,7 @@ class Simulator:
         self._next_replica_id += 1
         replica = Replica(replica_id, self.config.replica, self.profile, self.config.fast, self._clock,
                           STARTING, requested_at=now, ready_at=now + self.config.cold_start)
+        replica.journal = self.journal
         self._replicas[replica_id] = replica
         self._live.append(replica)
         self._events.push(replica.ready_at, EventKind.REPLICA_READY, replica)
@@ -202,6 +205,7 @@ class Simulator:
         for _ in range(config.num_replicas):
             replica = Replica(self._next_replica_id, config.replica, self.profile, config.fast, self._clock,
                               READY, 0.0, 0.0)
+            replica.journal = self.journal
             self._replicas[replica.id] = replica
             self._live.append(replica)
             self._next_replica_id += 1
@@ -239,6 +243,8 @@ class Simulator:
                 clock.now = time
                 request = self._requests[payload]
                 self._queue[request.id] = request
+                if self.journal is not None:
+                    self.journal.append((JOURNAL_ARRIVAL, request.id, request.arrival_time, request.prompt_tokens))
                 self._next_arrival = payload + 1
                 if payload + 1 < total:
                     events.push(self._requests[payload + 1].arrival_time, EventKind.ARRIVAL, payload + 1)

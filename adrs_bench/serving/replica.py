@@ -42,6 +42,16 @@ from adrs_bench.serving.events import Clock
 from adrs_bench.serving.profile import Profile
 from adrs_bench.serving.request import DONE, PREFILL, RUNNING, WAITING, Request, RequestView
 
+# Journal entries (first item), in the order the changes happen; a mirror replays them to rebuild the
+# queues without being sent every request at every call. A running request's processed tokens are its
+# offset plus the replica's decode steps, so decode steps themselves need no entry.
+JOURNAL_ARRIVAL = 0  # (0, request_id, arrival_time, prompt_tokens): joins the global queue
+JOURNAL_ENQUEUE = 1  # (1, replica_id, request_id): routed, at the back of the replica's waiting queue
+JOURNAL_ADMIT = 2  # (2, replica_id, n): the first n waiting requests start a prefill batch
+JOURNAL_PREFILL_END = 3  # (3, replica_id, [(request_id, offset, or None if it completed), ...]): the batch ends
+JOURNAL_DECODE_END = 4  # (4, replica_id, [request_id, ...]): these running requests complete
+JOURNAL_PREEMPT = 5  # (5, replica_id, request_id, prefill_tokens): back to the front of waiting
+
 STARTING, READY, DRAINING, GONE = "starting", "ready", "draining", "gone"
 IDLE, PREFILLING, DECODING = 0, 1, 2
 MAX_RUN = 512  # fast mode plans at most this many decode steps at once (bounds wasted planning)
@@ -116,6 +126,8 @@ class Replica:
         self._decode_times: Callable[[int, int, int], list[float]] | None = getattr(profile, "decode_times", None)
         self._watermark = config.watermark_blocks
         self.view = ReplicaView(self)
+        # A list of state changes a mirror (the sandboxed router's copy) replays; None when nobody mirrors.
+        self.journal: list | None = None
 
     # ----- what the simulator asks -------------------------------------------------------------------
     @property
@@ -133,6 +145,8 @@ class Replica:
         request.replica_id = self.id
         request.routed_time = now
         self.waiting.append(request)
+        if self.journal is not None:
+            self.journal.append((JOURNAL_ENQUEUE, self.id, request.id))
         if self.phase == DECODING and len(self.run_end) > self.run_applied + 1:
             self.sync(now)
             keep = self.run_applied + 1
@@ -182,6 +196,8 @@ class Replica:
         else:
             self._apply(len(self.run_end))
             done = self._end_decode_fast(now) if self.fast else self._end_decode_step(now)
+            if done and self.journal is not None:
+                self.journal.append((JOURNAL_DECODE_END, self.id, [r.id for r in done]))
         self.phase = IDLE
         for request in done:
             request.state = DONE
@@ -220,6 +236,8 @@ class Replica:
                 request.first_scheduled_time = now
         dt = _checked(self.profile.prefill_time([r.prefill_tokens for r in batch]), "prefill_time")
         self.prefilling = batch
+        if self.journal is not None:
+            self.journal.append((JOURNAL_ADMIT, self.id, len(batch)))
         self.phase = PREFILLING
         end = now + dt
         self.run_dt, self.run_end = [dt], [end]
@@ -248,6 +266,10 @@ class Replica:
                 bisect.insort(self.running, request, key=_arrival_key)
                 if self.fast:
                     self._fast_add(request)
+        if self.journal is not None:
+            self.journal.append((JOURNAL_PREFILL_END, self.id, [
+                (r.id, None if r.state != RUNNING else r.prompt_tokens + r.generated - r.base_step)
+                for r in batch]))
         return done
 
     # ----- decode, step by step (the reference) ---------------------------------------------------------
@@ -443,6 +465,8 @@ class Replica:
         request.restarts += 1
         request.preemptions += 1
         self.waiting.appendleft(request)
+        if self.journal is not None:
+            self.journal.append((JOURNAL_PREEMPT, self.id, request.id, tokens))
 
 
 def _checked(seconds: float, what: str) -> float:

@@ -1,0 +1,201 @@
+"""Parent side of llm_routing: run the trusted simulator with the router answering from the sandboxed child.
+
+The simulator, its journal and every metric stay here. Each router call sends the child only the journal
+entries since the previous call and each replica's step and block counters (see mirror.py), waits for the
+answer under the per-call and per-seed wall-clock limits, and hands the pairs to the simulator, which
+validates them against its own queue. Whatever goes wrong ends the seed with a status and a one-line
+message naming the call and the simulated time.
+"""
+from __future__ import annotations
+
+import time
+from array import array
+from dataclasses import dataclass, field
+
+from adrs_bench.sandbox.process import OK, TIMEOUT, SandboxSession, one_line
+from adrs_bench.serving import ClusterConfig, RequestSpec, RequestTooLarge, RouterError, RunResult, Simulator, Stalled
+
+from .generate import Trace
+
+INVALID, STALLED = "invalid", "stalled"
+MAX_BATCH = 64  # calls sent together at most (a router that never dispatches is still heard from)
+REPLICA_STATE_FIELDS = ("call", "time", "replica_id", "waiting", "running", "allocated_blocks")
+
+
+class RouterAbort(Exception):
+    """The child failed a call (raised, timed out, crashed, ran out of memory) or answered nonsense."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Described:
+    """An item of the router's answer that is not plain data, shown as the child described it."""
+
+    def __init__(self, description: dict):
+        self.text = f"<{description.get('type', '?')} {description.get('repr', '')}>"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _restore(value):
+    return Described(value) if isinstance(value, dict) else value
+
+
+@dataclass
+class RouterStats:
+    calls: int = 0
+    child_seconds: float = 0.0  # inside the router's schedule (as the child measured it)
+    wait_seconds: float = 0.0  # the parent blocked waiting for answers (the IPC cost the simulation sees)
+    replica_states: array = field(default_factory=lambda: array("d"))  # flat rows of REPLICA_STATE_FIELDS
+
+
+class SandboxedRouter:
+    """The simulator's router callable: forwards each call to the child over the session."""
+
+    def __init__(self, session: SandboxSession, journal: list, call_seconds: float, deadline: float,
+                 seed_budget: float, record_states: bool = True):
+        self.session = session
+        self.journal = journal
+        self.call_seconds = call_seconds
+        self.deadline = deadline  # monotonic time by which the seed (all its calls) must be done
+        self.seed_budget = seed_budget
+        self.record_states = record_states
+        self.stats = RouterStats()
+        self.outbox: list = []  # calls made while the queue was empty, not yet sent: ((call, time), call)
+
+    def __call__(self, snapshot):
+        counters = []
+        states = self.stats.replica_states
+        for view in snapshot.replicas:
+            replica = view._replica
+            replica.catch_up()
+            counters.append([replica.id, replica.steps, replica.allocated, replica.config.num_blocks,
+                             replica.config.block_size])
+            if self.record_states:
+                states.extend((snapshot.call_index, snapshot.time, replica.id, len(replica.waiting),
+                               len(replica.running) + len(replica.prefilling), replica.allocated))
+        self.outbox.append(((snapshot.call_index, snapshot.time), [snapshot.time, self.journal.copy(), counters]))
+        self.journal.clear()
+        if not snapshot.queue and len(self.outbox) < MAX_BATCH:
+            # Nothing to route: the only valid answer is [], so the call waits to go with the next one
+            # that can dispatch (it is still made, in order; `flush` checks its answer).
+            return []
+        return self.flush()
+
+    def flush(self) -> list:
+        """Send the batched calls, check every answer in order, return the last one's pairs."""
+        if not self.outbox:
+            return []
+        batch, self.outbox = self.outbox, []
+        where = batch[-1][0]
+        now = time.monotonic()
+        if now >= self.deadline:
+            raise RouterAbort(TIMEOUT, f"{describe_call(batch[0][0])}: the router used up the per-seed limit of "
+                                       f"{self.seed_budget:g} s; make schedule faster")
+        deadline = min(now + self.call_seconds * len(batch), self.deadline)
+        started = time.perf_counter()
+        reply = self.session.call({"op": "batch", "calls": [call for _, call in batch]}, None, deadline - now)
+        self.stats.wait_seconds += time.perf_counter() - started
+        if reply.status != OK:
+            self._abort(batch[0][0] if len(batch) == 1 else where, reply, deadline, len(batch))
+        value = reply.value
+        if not (isinstance(value, dict) and isinstance(value.get("answers"), list)
+                and isinstance(value.get("seconds"), list)):
+            raise RouterAbort(INVALID, f"{describe_call(where)}: the child sent a malformed answer")
+        answers, seconds = value["answers"], value["seconds"]
+        self.stats.calls += len(answers)
+        pairs: list = []
+        for index, answer in enumerate(answers):
+            call_where = batch[index][0]
+            took = seconds[index] if index < len(seconds) and isinstance(seconds[index], (int, float)) else 0.0
+            self.stats.child_seconds += took
+            if took > self.call_seconds:
+                raise RouterAbort(TIMEOUT, f"{describe_call(call_where)}: schedule took {took:.3f} s, over the "
+                                           f"per-call limit of {self.call_seconds:g} s")
+            pairs = self._pairs(call_where, answer)
+            if pairs and index < len(batch) - 1:
+                raise RouterAbort(INVALID, f"{describe_call(call_where)}: returned {len(pairs)} pair(s) while the "
+                                           f"global queue was empty; expected []")
+        failed = value.get("failed")
+        if failed is not None or len(answers) != len(batch):
+            index = failed.get("index", len(answers)) if isinstance(failed, dict) else len(answers)
+            call_where = batch[min(max(int(index), 0), len(batch) - 1)][0] if isinstance(index, int) else where
+            status = failed.get("status") if isinstance(failed, dict) else None
+            message = failed.get("message") if isinstance(failed, dict) else None
+            raise RouterAbort(status if status in ("error", "memory") else "crashed",
+                              f"{describe_call(call_where)}: {one_line(str(message or 'no answer'))}")
+        return pairs
+
+    def _abort(self, where: tuple[int, float], reply, deadline: float, calls: int) -> None:
+        message = reply.message
+        if reply.status == TIMEOUT and deadline >= self.deadline:
+            message = f"the per-seed limit of {self.seed_budget:g} s ran out during the call; {message}"
+        elif reply.status == TIMEOUT:
+            message = f"no answer within the per-call limit of {self.call_seconds:g} s; {message}"
+        if calls > 1:
+            message += f" (one of {calls} calls sent together, the last shown)"
+        raise RouterAbort(reply.status, f"{describe_call(where)}: {message}")
+
+    @staticmethod
+    def _pairs(where: tuple[int, float], answer) -> list:
+        if isinstance(answer, dict):
+            got = answer.get("not_a_list", "something else")
+            raise RouterAbort(INVALID, f"{describe_call(where)}: schedule returned {got}; expected a list of "
+                                       f"(replica_id, request) pairs")
+        if not isinstance(answer, list):
+            raise RouterAbort(INVALID, f"{describe_call(where)}: the child sent a malformed answer")
+        return [tuple(_restore(part) for part in item) if isinstance(item, list) else _restore(item)
+                for item in answer]
+
+
+def describe_call(where: tuple[int, float]) -> str:
+    return f"router call {where[0]} at t={where[1]:.6f} s"
+
+
+@dataclass
+class SeedRun:
+    status: str
+    message: str
+    result: RunResult | None
+    stats: RouterStats
+    wall_seconds: float
+
+
+def request_specs(trace: Trace) -> list[RequestSpec]:
+    return [RequestSpec(t, p, d) for t, p, d in zip(trace.arrival_times, trace.prompt_tokens, trace.decode_tokens)]
+
+
+def simulate_sandboxed(session: SandboxSession, trace: Trace, config: ClusterConfig, seed: int,
+                       call_seconds: float, seed_budget: float, record_states: bool = True) -> SeedRun:
+    """One seed: a fresh router object in the child, then the simulation with every call forwarded."""
+    started = time.monotonic()
+    deadline = started + seed_budget
+    stats = RouterStats()
+    init = {"op": "init", "filename": session.filename,
+            "replicas": [[i, config.replica.num_blocks, config.replica.block_size] for i in range(config.num_replicas)]}
+    reply = session.call(init, seed, min(call_seconds, seed_budget))
+    if reply.status != OK:
+        return SeedRun(reply.status, f"creating Router(): {reply.message}", None, stats,
+                       time.monotonic() - started)
+    journal: list = []
+    router = SandboxedRouter(session, journal, call_seconds, deadline, seed_budget, record_states)
+    simulator = Simulator(config, request_specs(trace), router, journal=journal)
+    try:
+        result = simulator.run()
+        router.flush()  # the calls made after the last dispatch still count: they must answer, and []
+    except RouterAbort as exc:
+        return SeedRun(exc.status, exc.message, None, router.stats, time.monotonic() - started)
+    except RouterError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, RouterAbort):
+            return SeedRun(cause.status, cause.message, None, router.stats, time.monotonic() - started)
+        return SeedRun(INVALID, str(exc), None, router.stats, time.monotonic() - started)
+    except Stalled as exc:
+        return SeedRun(STALLED, str(exc), None, router.stats, time.monotonic() - started)
+    except RequestTooLarge as exc:
+        return SeedRun(INVALID, str(exc), None, router.stats, time.monotonic() - started)
+    return SeedRun(OK, "", result, router.stats, time.monotonic() - started)

@@ -1,0 +1,284 @@
+"""Seeded request traces for llm_routing (DESIGN.md §5).
+
+    python -m adrs_bench.tasks.llm_routing.generate [--check] [SET...]
+
+writes (or, with --check, compares) tasks/llm_routing/instances/<set>.csv.gz and prints each
+file's sha256 and request count.
+
+The workload is Glia's trace generator reduced to its outputs (Glia §5.1): prompt and decode
+lengths are ShareGPT V3 first turns (Llama-3 tokenizer, 42-token system prompt, 5% of prompts and,
+independently, 5% of decodes inflated), given here as the empirical quantiles of the resulting
+trace (the llm_routing issue). Sampling them directly keeps the dataset out of the repository.
+
+  lengths  inverse CDF of each quantile table, linear in log(length) between quantiles, rounded
+           to the nearest int (>= 1); prompt and decode joined by a Gaussian copula (rho 0.12).
+  arrivals gaps log-normal with mu = ln(1/QPS) - 2, sigma = 2 (mean gap 1/QPS, very bursty),
+           first arrival at the first gap, arrivals while t < duration, times rounded to 1 us.
+
+Seeds: trace `seed` draws its gaps from default_rng([SEED_CONSTANT, STREAM_GAPS, seed]) and its
+lengths from default_rng([SEED_CONSTANT, STREAM_LENGTHS, seed]), so a shorter trace with the same
+seed is a prefix of a longer one. The set seeds (smoke 0, dev 1..5, test 101..105) are distinct;
+fresh_traces(s) derives 5 seeds >= 2**32 from default_rng([SEED_CONSTANT, STREAM_FRESH, s]), so
+they never meet a stored set.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import hashlib
+import io
+import math
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.special import ndtr
+
+QUANTILE_PERCENTS = (0, 2.5, 5, 7.5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80,
+                     85, 90, 92.5, 95, 96, 97, 97.5, 98, 98.5, 99, 99.5, 99.9, 100)
+# Mean 295, median 76, p90 834, p99 3195 (ShareGPT V3 first turns + system prompt, Glia).
+PROMPT_QUANTILES = (43, 45, 47, 49, 50, 52, 54, 56, 58, 61, 64, 69, 76, 87, 105, 125, 157, 212,
+                    307, 466, 834, 1070, 1392, 1603, 1897, 2109, 2395, 2845, 3195, 3709, 3992,
+                    4134)
+# Mean 362, median 243, p90 628, p99 3929; the jump after p96 is the 5% of decodes x 10.
+DECODE_QUANTILES = (1, 9, 18, 26, 35, 63, 91, 118, 144, 172, 197, 219, 243, 271, 296, 321, 356,
+                    394, 443, 508, 628, 729, 769, 792, 1860, 2234, 2646, 3104, 3929, 4096, 4096,
+                    4096)
+QPS = 7.5
+COPULA_RHO = 0.12
+GAP_SIGMA = 2.0
+
+# A request must fit one replica on its own (DESIGN.md §5: 2240 blocks of 16 tokens, 1% watermark).
+BLOCK_SIZE = 16
+REPLICA_BLOCKS = 2240
+WATERMARK_BLOCKS = 22
+
+SEED_CONSTANT = 0x6C6C6D72  # "llmr": separates these streams from every other task's
+STREAM_GAPS, STREAM_LENGTHS, STREAM_FRESH = 1, 2, 9
+FRESH_COUNT = 5
+FRESH_DURATION = 1000.0
+
+HEADER = ("seed", "duration", "arrival_time", "prompt_tokens", "decode_tokens")
+INSTANCES_DIR = Path(__file__).resolve().parent / "instances"
+
+
+@dataclass(frozen=True)
+class SetSpec:
+    seeds: tuple[int, ...]
+    duration: float
+
+
+# Fixed: changing any of these changes the instances and so the task version.
+SETS = {
+    "smoke": SetSpec(seeds=(0,), duration=60.0),
+    "dev": SetSpec(seeds=(1, 2, 3, 4, 5), duration=1000.0),
+    "test": SetSpec(seeds=(101, 102, 103, 104, 105), duration=1000.0),  # held out
+}
+
+
+@dataclass(frozen=True)
+class Trace:
+    seed: int
+    duration: float
+    arrival_times: tuple[float, ...]
+    prompt_tokens: tuple[int, ...]
+    decode_tokens: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.arrival_times)
+
+
+_P = np.asarray(QUANTILE_PERCENTS, dtype=float) / 100.0
+_LOG_PROMPT = np.log(np.asarray(PROMPT_QUANTILES, dtype=float))
+_LOG_DECODE = np.log(np.asarray(DECODE_QUANTILES, dtype=float))
+
+
+def inverse_cdf(u: np.ndarray, log_quantiles: np.ndarray) -> np.ndarray:
+    """Lengths at probabilities u: log-linear between the table's quantiles, rounded, >= 1."""
+    values = np.rint(np.exp(np.interp(u, _P, log_quantiles))).astype(np.int64)
+    return np.maximum(values, 1)
+
+
+def sample_lengths(rng: np.random.Generator, n: int,
+                   rho: float = COPULA_RHO) -> tuple[np.ndarray, np.ndarray]:
+    """n (prompt, decode) pairs: each marginal from its table, joined by a Gaussian copula."""
+    z = rng.standard_normal((n, 2))
+    z1 = z[:, 0]
+    z2 = rho * z1 + math.sqrt(1.0 - rho * rho) * z[:, 1]
+    return inverse_cdf(ndtr(z1), _LOG_PROMPT), inverse_cdf(ndtr(z2), _LOG_DECODE)
+
+
+def sample_gaps(rng: np.random.Generator, n: int, qps: float = QPS) -> np.ndarray:
+    """n inter-arrival gaps, log-normal(ln(1/qps) - sigma^2/2, sigma): mean exactly 1/qps."""
+    return rng.lognormal(mean=math.log(1.0 / qps) - GAP_SIGMA ** 2 / 2, sigma=GAP_SIGMA, size=n)
+
+
+def _arrival_times(seed: int, duration: float, qps: float) -> list[float]:
+    rng = np.random.default_rng([SEED_CONSTANT, STREAM_GAPS, seed])
+    chunk = max(64, int(duration * qps * 1.25))  # fixed per (duration, qps): output is deterministic
+    times: list[float] = []
+    t = 0.0
+    while True:
+        for gap in sample_gaps(rng, chunk, qps).tolist():
+            t += gap
+            rounded = round(t, 6)
+            if rounded >= duration:
+                return times
+            times.append(rounded)
+
+
+def _fits_one_replica(prompt: int, decode: int) -> bool:
+    return math.ceil((prompt + decode) / BLOCK_SIZE) <= REPLICA_BLOCKS - WATERMARK_BLOCKS
+
+
+def generate_trace(seed: int, duration: float, qps: float = QPS) -> Trace:
+    """The trace of `seed`: arrivals in [0, duration) and their prompt/decode lengths."""
+    if duration <= 0 or qps <= 0:
+        raise ValueError(f"expected duration > 0 and qps > 0, got {duration} and {qps}")
+    times = _arrival_times(seed, float(duration), float(qps))
+    prompt, decode = sample_lengths(np.random.default_rng([SEED_CONSTANT, STREAM_LENGTHS, seed]),
+                                    len(times))
+    prompt_list, decode_list = prompt.tolist(), decode.tolist()
+    for p, d in zip(prompt_list, decode_list):
+        if not _fits_one_replica(p, d):  # cannot happen with these tables (max 8230 tokens)
+            raise RuntimeError(f"request of {p}+{d} tokens does not fit one replica")
+    return Trace(seed=int(seed), duration=float(duration), arrival_times=tuple(times),
+                 prompt_tokens=tuple(prompt_list), decode_tokens=tuple(decode_list))
+
+
+def set_traces(name: str) -> list[Trace]:
+    """The traces of a stored set (smoke, dev, test), regenerated."""
+    if name not in SETS:
+        raise ValueError(f"unknown set {name!r}: expected one of {', '.join(SETS)}")
+    spec = SETS[name]
+    return [generate_trace(seed, spec.duration) for seed in spec.seeds]
+
+
+def fresh_seeds(seed: int) -> list[int]:
+    """FRESH_COUNT trace seeds derived from `seed`, all >= 2**32 (never a stored set's)."""
+    rng = np.random.default_rng([SEED_CONSTANT, STREAM_FRESH, seed])
+    return [int(s) for s in rng.integers(2 ** 32, 2 ** 62, size=FRESH_COUNT)]
+
+
+def fresh_traces(seed: int) -> list[Trace]:
+    """A fresh 5 x 1000 s set for checking that a result is not tuned to dev."""
+    return [generate_trace(s, FRESH_DURATION) for s in fresh_seeds(seed)]
+
+
+def to_csv_gz(traces: list[Trace]) -> bytes:
+    """Canonical gzipped CSV (one row per request); identical traces give identical bytes."""
+    text = io.StringIO()
+    text.write(",".join(HEADER) + "\n")
+    for trace in traces:
+        if len(trace) == 0:
+            raise ValueError(f"trace seed {trace.seed} has no requests; it cannot be stored")
+        duration = repr(float(trace.duration))
+        for t, p, d in zip(trace.arrival_times, trace.prompt_tokens, trace.decode_tokens):
+            text.write(f"{trace.seed},{duration},{t:.6f},{p},{d}\n")
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="", compresslevel=9) as gz:
+        gz.write(text.getvalue().encode("ascii"))
+    return buf.getvalue()
+
+
+_INT = re.compile(r"[0-9]+\Z")
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?\Z")
+
+
+def parse_csv_gz(data: bytes) -> list[Trace]:
+    """Traces from to_csv_gz bytes; any malformed row raises ValueError naming its line."""
+    try:
+        text = gzip.decompress(data).decode("ascii")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise ValueError(f"expected gzipped ASCII CSV, got undecodable data ({exc})") from None
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows or tuple(rows[0]) != HEADER:
+        got = ",".join(rows[0]) if rows else "an empty file"
+        raise ValueError(f"line 1: expected header {','.join(HEADER)}, got {got}")
+    traces: list[Trace] = []
+    seen: set[int] = set()
+    cur: dict | None = None
+
+    def close() -> None:
+        if cur is not None:
+            traces.append(Trace(cur["seed"], cur["duration"], tuple(cur["t"]), tuple(cur["p"]),
+                                tuple(cur["d"])))
+
+    for lineno, row in enumerate(rows[1:], start=2):
+        def bad(why: str) -> ValueError:
+            return ValueError(f"line {lineno}: {why} (row {','.join(row)!r})")
+        if len(row) != len(HEADER):
+            raise bad(f"expected {len(HEADER)} fields, got {len(row)}")
+        s_seed, s_dur, s_t, s_p, s_d = row
+        for field, value, pattern in (("seed", s_seed, _INT), ("duration", s_dur, _NUMBER),
+                                      ("arrival_time", s_t, _NUMBER),
+                                      ("prompt_tokens", s_p, _INT), ("decode_tokens", s_d, _INT)):
+            if not pattern.match(value):
+                raise bad(f"expected a non-negative number for {field}, got {value!r}")
+        seed, duration, t, p, d = int(s_seed), float(s_dur), float(s_t), int(s_p), int(s_d)
+        if p < 1 or d < 1:
+            raise bad(f"expected positive token counts, got prompt {p}, decode {d}")
+        if not _fits_one_replica(p, d):
+            raise bad(f"request of {p}+{d} tokens does not fit one replica")
+        if not 0 < duration < math.inf or not t < duration:
+            raise bad(f"expected 0 <= arrival_time < duration, got {t} and {duration}")
+        if cur is None or seed != cur["seed"]:
+            if seed in seen:
+                raise bad(f"seed {seed} appears again after other traces")
+            close()
+            seen.add(seed)
+            cur = {"seed": seed, "duration": duration, "t": [], "p": [], "d": []}
+        elif duration != cur["duration"]:
+            raise bad(f"duration {duration} differs from this trace's {cur['duration']}")
+        elif t < cur["t"][-1]:
+            raise bad(f"arrival_time {t} is before the previous one, {cur['t'][-1]}")
+        cur["t"].append(t)
+        cur["p"].append(p)
+        cur["d"].append(d)
+    close()
+    return traces
+
+
+def build_set_bytes(name: str) -> bytes:
+    return to_csv_gz(set_traces(name))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m adrs_bench.tasks.llm_routing.generate",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="compare with the stored files instead of writing them")
+    parser.add_argument("sets", nargs="*", default=list(SETS), metavar="SET",
+                        help=f"sets to build (default: {' '.join(SETS)})")
+    args = parser.parse_args(argv)
+    for name in args.sets:
+        if name not in SETS:
+            parser.error(f"unknown set {name!r}: expected one of {', '.join(SETS)}")
+    failed = 0
+    for name in args.sets:
+        data = build_set_bytes(name)
+        path = INSTANCES_DIR / f"{name}.csv.gz"
+        requests = sum(len(t) for t in parse_csv_gz(data))
+        status = ""
+        if args.check:
+            if not path.exists():
+                status, failed = "  MISSING", failed + 1
+            elif path.read_bytes() != data:
+                status, failed = "  DIFFERS", failed + 1
+            else:
+                status = "  ok"
+        else:
+            INSTANCES_DIR.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        print(f"{hashlib.sha256(data).hexdigest()}  {path}  ({requests} requests){status}")
+    if failed:
+        print(f"{failed} set(s) differ from a regeneration; rerun without --check to rewrite",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
