@@ -77,6 +77,7 @@ def save(record: dict, path: Path | str) -> Path:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a result record is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         try:

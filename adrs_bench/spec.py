@@ -3,7 +3,7 @@ against the spec schema before anything trusts it."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -72,6 +72,7 @@ class TaskSpec:
     baselines: Mapping[str, str]
     example: str
     root: Path
+    parameters: Mapping[str, object] = field(default_factory=dict)  # task-specific (see the task's README)
 
     def path(self, relative: str) -> Path:
         return self.root / relative
@@ -115,6 +116,7 @@ def spec_from_dict(data: dict, root: Path) -> TaskSpec:
         baselines=dict(data["baselines"]),
         example=data["example"],
         root=root,
+        parameters=dict(data.get("parameters", {})),
     )
 
 

@@ -26,14 +26,16 @@ results are bit-identical between runs. When a check runs out of nodes, T is tre
 then still valid (the best one found, never worse than the heuristic) but is no longer proven
 optimal. Within the budgets the answer is optimal to a relative 1e-9. On the 50 public ADRS cases
 it reaches the exact optimum (combined_score 26.2560).
-Raises ValueError when some model fits on no GPU.
+When the heuristic start leaves a model with no GPU (tight memory), the start is a best-fit decreasing
+packing by size, or else the first packing the search finds with no KVPR target. Raises ValueError when
+no placement is found.
 """
 
 GPU_MEM_SIZE = 80  # GB per GPU
 INF = float("inf")
 NODE_BUDGET = 200000  # search nodes per feasibility check
-TOTAL_NODE_BUDGET = 2000000  # search nodes per solve
-TOTAL_WORK_BUDGET = 20000000  # search nodes x gpu_num per solve (bounds the cost with many GPUs)
+TOTAL_NODE_BUDGET = 600000  # search nodes per solve
+TOTAL_WORK_BUDGET = 5000000  # search nodes x gpu_num per solve (bounds the cost with many GPUs)
 REL_TOL = 1e-9
 LS_STEPS_PER_MODEL = 4
 LS_MIN_STEPS = 200
@@ -72,12 +74,40 @@ def lookahead_place(gpu_num, rate, size):
                 best_val = top_val
                 best_k = top_k
         if best < 0:
-            raise ValueError("model %d (%d GB) fits on no GPU" % (i, s))
+            return None  # the caller falls back to packing by size
         where[i] = best
         load[best] = load[best] + a
         free[best] = free[best] - s
         kvpr[best] = load[best] / free[best]
     return where, load, free, kvpr
+
+
+def pack_sizes(gpu_num, size):
+    """Feasibility fallback: best-fit decreasing by model size (each model on the fullest GPU that keeps
+    its weights below 80 GB). Returns the assignment, or None if it finds none."""
+    order = sorted(range(len(size)), key=lambda i: (-size[i], i))
+    used = [0] * gpu_num
+    where = [-1] * len(size)
+    for i in order:
+        best = -1
+        for g in range(gpu_num):
+            if used[g] + size[i] < GPU_MEM_SIZE and (best < 0 or used[g] > used[best]):
+                best = g
+        if best < 0:
+            return None
+        where[i] = best
+        used[best] = used[best] + size[i]
+    return where
+
+
+def sums_of(gpu_num, rate, size, where):
+    """Per-GPU (load, free, kvpr) of an assignment."""
+    load = [0.0] * gpu_num
+    free = [GPU_MEM_SIZE] * gpu_num
+    for i in range(len(rate)):
+        load[where[i]] = load[where[i]] + rate[i]
+        free[where[i]] = free[where[i]] - size[i]
+    return load, free, [load[g] / free[g] for g in range(gpu_num)]
 
 
 def local_search(gpu_num, rate, size, where, load, free, kvpr, max_steps):
@@ -263,7 +293,16 @@ def pack(gpu_num, rate, size, target, budget):
 def solve(gpu_num, rate, size):
     """Return (assignment, value, proven) for the given rates and sizes."""
     count = len(rate)
-    where, load, free, kvpr = lookahead_place(gpu_num, rate, size)
+    placed = lookahead_place(gpu_num, rate, size)
+    if placed is None:  # tight memory: start from any feasible packing (by size, then by search)
+        where = pack_sizes(gpu_num, size)
+        if where is None:
+            where = pack(gpu_num, rate, size, INF, NODE_BUDGET)[0]
+            if where is None:
+                raise ValueError("no placement found within the search budget: some model fits on no GPU")
+        load, free, kvpr = sums_of(gpu_num, rate, size, where)
+    else:
+        where, load, free, kvpr = placed
     local_search(gpu_num, rate, size, where, load, free, kvpr,
                  LS_STEPS_PER_MODEL * count + LS_MIN_STEPS)
     best = list(where)

@@ -19,7 +19,9 @@ models between GPUs. Written for this benchmark from that description; the detai
 
 Per-GPU sums (weighted rate, free memory, KVPR) are kept incrementally, so one step costs
 O(models on the worst GPU x GPUs) for moves and O(models on the worst GPU x models) for swaps.
-Raises ValueError when some model fits on no GPU during the look-ahead phase.
+When the look-ahead leaves a model with no GPU (tight memory), the start is instead a best-fit
+decreasing packing by model size, which the local search then improves (moves and swaps keep every
+GPU below 80 GB). Raises ValueError only when that packing fails too.
 """
 
 GPU_MEM_SIZE = 80  # GB per GPU
@@ -62,12 +64,40 @@ def lookahead_place(gpu_num, rate, size):
                 best_val = top_val
                 best_k = top_k
         if best < 0:
-            raise ValueError("model %d (%d GB) fits on no GPU" % (i, s))
+            return None  # the caller falls back to packing by size
         where[i] = best
         load[best] = load[best] + a
         free[best] = free[best] - s
         kvpr[best] = load[best] / free[best]
     return where, load, free, kvpr
+
+
+def pack_sizes(gpu_num, size):
+    """Feasibility fallback: best-fit decreasing by model size (each model on the fullest GPU that keeps
+    its weights below 80 GB). Returns the assignment, or None if it finds none."""
+    order = sorted(range(len(size)), key=lambda i: (-size[i], i))
+    used = [0] * gpu_num
+    where = [-1] * len(size)
+    for i in order:
+        best = -1
+        for g in range(gpu_num):
+            if used[g] + size[i] < GPU_MEM_SIZE and (best < 0 or used[g] > used[best]):
+                best = g
+        if best < 0:
+            return None
+        where[i] = best
+        used[best] = used[best] + size[i]
+    return where
+
+
+def sums_of(gpu_num, rate, size, where):
+    """Per-GPU (load, free, kvpr) of an assignment."""
+    load = [0.0] * gpu_num
+    free = [GPU_MEM_SIZE] * gpu_num
+    for i in range(len(rate)):
+        load[where[i]] = load[where[i]] + rate[i]
+        free[where[i]] = free[where[i]] - size[i]
+    return load, free, [load[g] / free[g] for g in range(gpu_num)]
 
 
 def local_search(gpu_num, rate, size, where, load, free, kvpr, max_steps):
@@ -159,7 +189,14 @@ def compute_model_placement(gpu_num, models):
         raise ValueError("gpu_num must be at least 1, got %r" % (gpu_num,))
     rate = [m.req_rate / m.slo for m in models]
     size = [m.model_size for m in models]
-    where, load, free, kvpr = lookahead_place(gpu_num, rate, size)
+    placed = lookahead_place(gpu_num, rate, size)
+    if placed is None:  # look-ahead painted itself into a corner: start from a size-first packing
+        where = pack_sizes(gpu_num, size)
+        if where is None:
+            raise ValueError("no placement found: best-fit decreasing by size leaves a model on no GPU")
+        load, free, kvpr = sums_of(gpu_num, rate, size, where)
+    else:
+        where, load, free, kvpr = placed
     max_steps = MAX_STEPS_PER_MODEL * len(models) + MIN_STEPS
     local_search(gpu_num, rate, size, where, load, free, kvpr, max_steps)
     placement = {gpu_id: [] for gpu_id in range(gpu_num)}
