@@ -110,7 +110,7 @@ def test_unknown_task_without_a_close_match(runner):
     result = invoke(runner, "show", "zzzz")
     assert result.exit_code == 2
     line = error_line(result)
-    assert "got 'zzzz'" in line and "did you mean" not in line and "known tasks: llm_routing, prism_placement" in line
+    assert "got 'zzzz'" in line and "did you mean" not in line and "known tasks: autoscaling, llm_routing, prism_placement" in line
 
 
 def test_unknown_task_version(runner):

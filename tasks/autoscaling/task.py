@@ -1,0 +1,247 @@
+"""autoscaling's plugin: the glue the core calls. One case is one trace; `run_case` runs the trusted
+simulator here and asks the sandboxed policy for a replica count every interval (a few hundred calls per
+trace, so each call is a plain round trip). Rules: control.py (scaling), evaluator.py (SLO and score)."""
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from adrs_bench import serving
+from adrs_bench.sandbox.process import OK, TIMEOUT
+from adrs_bench.serving import RequestTooLarge, Stalled
+from adrs_bench.spec import load_spec
+from adrs_bench.task_api import InstanceOutcome
+
+from . import adapter, evaluator
+from .control import TIMELINE_FIELDS, PolicyAbort, describe_call
+from .settings import Settings
+
+HERE = Path(__file__).resolve().parent
+SERVING = Path(serving.__file__).resolve().parent
+DEFAULT_CALL_SECONDS = 5.0
+SLO_VIOLATED = "slo_violated"
+PERCENTILES = (50, 90, 95, 99, 99.9)
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_parameters(load_spec(HERE).parameters)
+
+
+class Described:
+    def __init__(self, description: dict):
+        self.text = f"<{description.get('type', '?')} {description.get('repr', '')}>"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class SandboxedPolicy:
+    """The controller's decide callable: one round trip to the child per control interval."""
+
+    def __init__(self, session, call_seconds: float, deadline: float, budget: float):
+        self.session, self.call_seconds, self.deadline, self.budget = session, call_seconds, deadline, budget
+        self.calls = 0
+        self.child_seconds = 0.0
+
+    def __call__(self, metrics: dict):
+        self.calls += 1
+        where = describe_call(self.calls, metrics["time"])
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise PolicyAbort(TIMEOUT, f"{where}: the policy used up the per-trace limit of {self.budget:g} s")
+        timeout = min(self.call_seconds, remaining)
+        reply = self.session.call({"op": "decide", "metrics": metrics}, None, timeout)
+        self.child_seconds += reply.seconds
+        if reply.status != OK:
+            message = reply.message
+            if reply.status == TIMEOUT:
+                limit = (f"the per-call limit of {self.call_seconds:g} s" if timeout == self.call_seconds
+                         else f"the per-trace limit of {self.budget:g} s")
+                message = f"no answer within {limit}; {message}"
+            raise PolicyAbort(reply.status, f"{where}: {message}")
+        value = reply.value
+        return Described(value) if isinstance(value, dict) else value
+
+
+class Autoscaling:
+    evaluator_files = ("adapter.py", "control.py", "evaluator.py", "generate.py", "settings.py", "spec.json",
+                       "task.py") + tuple(str(SERVING / f"{name}.py") for name in (
+                           "cluster", "events", "metrics", "profile", "replica", "request", "routers"))
+    failed_score = evaluator.FAILED_SCORE
+
+    def parse_cases(self, data: bytes):
+        from .generate import parse_set
+
+        return parse_set(data, HERE / "instances")
+
+    def fresh_set_bytes(self, seed: int) -> bytes:
+        from .generate import fresh_set_bytes
+
+        return fresh_set_bytes(seed)
+
+    def case_id(self, case) -> str:
+        return case.id
+
+    def payload(self, case) -> None:
+        return None  # run_case drives the child itself
+
+    def child_adapter(self, namespace: dict, payload: dict):
+        return adapter.run_call(namespace, payload)
+
+    def failed_metrics(self, case) -> dict:
+        ref = case.reference
+        return {"requests": len(case.trace), "static_replicas": ref.static_replicas,
+                "static_gpu_hours": ref.static_gpu_hours}
+
+    def run_case(self, session, case, seed: int, limits, remaining: float) -> InstanceOutcome:
+        config = settings()
+        budget = min(limits.instance_seconds, remaining)
+        started = time.monotonic()
+        call_seconds = limits.call_seconds or DEFAULT_CALL_SECONDS
+
+        def failed(status: str, message: str, policy=None) -> InstanceOutcome:
+            metrics = self.failed_metrics(case)
+            if policy is not None:
+                metrics.update({"decide_calls": policy.calls, "policy_seconds": policy.child_seconds})
+            return InstanceOutcome(case.id, status, message, self.failed_score, time.monotonic() - started, metrics)
+
+        reply = session.call({"op": "init", "filename": session.filename}, seed, min(call_seconds, budget))
+        if reply.status != OK:
+            return failed(reply.status, f"creating Autoscaler(): {reply.message}")
+        policy = SandboxedPolicy(session, call_seconds, started + budget, budget)
+        try:
+            run = evaluator.simulate(config, case.trace.requests(), policy)
+        except PolicyAbort as exc:
+            return failed(exc.status, exc.message, policy)
+        except Stalled as exc:
+            return failed("stalled", str(exc), policy)
+        except RequestTooLarge as exc:
+            return failed("invalid", str(exc), policy)
+        metrics = self.run_metrics(case, run)
+        metrics.update({"decide_calls": policy.calls, "policy_seconds": policy.child_seconds})
+        detail = {"timeline": run.controller.timeline, "slowdowns": sorted(evaluator.slowdowns(run.result, run.controller))}
+        if not run.slo.kept:
+            message = (f"p95 slowdown {run.slo.p95_slowdown:.2f} > {config.slo_max_slowdown:g}: the SLO is missed "
+                       f"by {run.slo.miss:.2f}x (GPU-hours {run.gpu_hours:.2f})")
+            return InstanceOutcome(case.id, SLO_VIOLATED, message, self.failed_score, time.monotonic() - started,
+                                   metrics, detail)
+        return InstanceOutcome(case.id, OK, "", evaluator.score(case.reference.static_gpu_hours, run),
+                               time.monotonic() - started, metrics, detail)
+
+    @staticmethod
+    def run_metrics(case, run) -> dict:
+        summary = run.result.summary()
+        timeline = run.controller.timeline
+        desired = [row[1] for row in timeline]
+        metrics = {
+            "requests": summary.requests, "gpu_hours": run.gpu_hours,
+            "static_replicas": case.reference.static_replicas, "static_gpu_hours": case.reference.static_gpu_hours,
+            "p95_slowdown": run.slo.p95_slowdown, "slo_miss": run.slo.miss, "slo_kept": run.slo.kept,
+            "mean_e2e": summary.mean_e2e, "p99_e2e": summary.p99_e2e, "mean_ttft": summary.mean_ttft,
+            "preemptions": summary.preemptions, "makespan": summary.makespan,
+            "max_desired": max(desired) if desired else None, "min_desired": min(desired) if desired else None,
+            "replicas_used": len(run.result.replicas),
+        }
+        values = np.asarray(evaluator.slowdowns(run.result, run.controller), dtype=float)
+        for p in PERCENTILES:
+            metrics[f"p{p:g}_slowdown".replace(".", "_")] = float(np.percentile(values, p))
+        return metrics
+
+    def summarize(self, set_name: str, cases, outcomes: Sequence[InstanceOutcome]) -> dict:
+        kept = [o for o in outcomes if o.status in (OK, SLO_VIOLATED)]
+        per_trace = {o.id: {"status": o.status, "score": o.score, "gpu_hours": o.metrics.get("gpu_hours"),
+                            "static_gpu_hours": o.metrics.get("static_gpu_hours"),
+                            "static_replicas": o.metrics.get("static_replicas"),
+                            "p95_slowdown": o.metrics.get("p95_slowdown")} for o in outcomes}
+        return {
+            "gpu_hours": sum(o.metrics["gpu_hours"] for o in kept) if kept else None,
+            "static_gpu_hours": sum(o.metrics["static_gpu_hours"] for o in outcomes),
+            "slo_kept": sum(1 for o in outcomes if o.status == OK),
+            "worst_p95_slowdown": max((o.metrics["p95_slowdown"] for o in kept), default=None),
+            "mean_seconds": sum(o.seconds for o in outcomes) / len(outcomes) if outcomes else 0.0,
+            "per_trace": per_trace,
+        }
+
+    def summary_columns(self) -> list[tuple[str, str]]:
+        return [("gpu_hours", "GPU-h"), ("static_gpu_hours", "static GPU-h"), ("slo_kept", "SLO kept"),
+                ("worst_p95_slowdown", "worst p95 slowdown"), ("mean_seconds", "s/trace")]
+
+    def write_artifacts(self, cases, outcomes: Sequence[InstanceOutcome], directory: Path) -> list[Path]:
+        """Replica count and load over time (CSV and a PNG per trace), slowdown percentiles (CSV)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        timeline_path = directory / "timeline.csv"
+        with timeline_path.open("w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(("trace",) + TIMELINE_FIELDS)
+            for o in outcomes:
+                for row in (o.detail or {}).get("timeline", ()):
+                    out.writerow((o.id,) + tuple(row))
+        written.append(timeline_path)
+        slowdown_path = directory / "slowdowns.csv"
+        with slowdown_path.open("w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["trace", "status", "gpu_hours", "static_gpu_hours"] + [f"p{p:g}_slowdown" for p in PERCENTILES])
+            for o in outcomes:
+                values = (o.detail or {}).get("slowdowns")
+                cells = [float(np.percentile(values, p)) for p in PERCENTILES] if values else [""] * len(PERCENTILES)
+                out.writerow([o.id, o.status, o.metrics.get("gpu_hours", ""), o.metrics.get("static_gpu_hours", "")] + cells)
+        written.append(slowdown_path)
+        for case, o in zip(cases, outcomes):
+            if o.detail and o.detail.get("timeline"):
+                written.append(self.plot(case, o, directory / f"{o.id}.png"))
+        return written
+
+    @staticmethod
+    def plot(case, outcome: InstanceOutcome, path: Path) -> Path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        rows = outcome.detail["timeline"]
+        times = [row[0] / 60 for row in rows]
+        fig, left = plt.subplots(figsize=(9, 4), dpi=100)
+        left.step(times, [row[2] for row in rows], where="post", label="ready replicas")
+        left.step(times, [row[2] + row[3] for row in rows], where="post", linestyle="--", label="ready + starting")
+        left.axhline(case.reference.static_replicas, color="grey", linewidth=0.8,
+                     label=f"smallest static count ({case.reference.static_replicas})")
+        left.set_xlabel("time (min)")
+        left.set_ylabel("replicas")
+        right = left.twinx()
+        interval = settings().interval_seconds
+        right.plot(times, [row[5] / interval for row in rows], color="tab:red", alpha=0.5, linewidth=0.8,
+                   label="arrivals (QPS)")
+        right.set_ylabel("load (QPS)")
+        handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+        left.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
+        left.set_title(f"{outcome.id}: {outcome.status}, GPU-h {outcome.metrics.get('gpu_hours', 0):.2f} "
+                       f"vs static {outcome.metrics.get('static_gpu_hours', 0):.2f}")
+        fig.tight_layout()
+        fig.savefig(path, metadata={"Software": None})
+        plt.close(fig)
+        return path
+
+    def verify_instances(self, spec, set_names: Sequence[str]) -> list[tuple[str, str, bool]]:
+        """Regenerate each set (traces and their static references) and compare with the pinned sha256."""
+        from .generate import build_set
+
+        report = []
+        for name in set_names:
+            entry = spec.sets[name]
+            data, _ = build_set(name)
+            digest = hashlib.sha256(data).hexdigest()
+            stored = hashlib.sha256(spec.path(entry.file).read_bytes()).hexdigest()
+            same = digest == entry.sha256 == stored
+            report.append((name, f"regenerated {digest[:12]}, file {stored[:12]}, spec {entry.sha256[:12]}", same))
+        return report
+
+
+PLUGIN = Autoscaling()
