@@ -1,31 +1,28 @@
-"""Kubernetes HPA on in-flight requests per replica: desired = ceil(current * metric / target), no change
-while metric/target is within the 0.1 tolerance, and scale-down stabilisation: the count never drops below
-the highest recommendation of the last 300 s. The target is tuned once on dev so that it keeps the SLO."""
+"""A starter autoscaler: keep the requests in flight per replica near a target, scaling up at once and
+down only after the demand has stayed low for a minute (replicas take 60 s to start). Edit and rerun:
+
+    adrs-bench run autoscaling example.py --set smoke
+"""
 
 import math
 
-TARGET_IN_FLIGHT = 24.0  # requests waiting + running per ready replica; tuned on dev
-TOLERANCE = 0.1
-STABILISATION_SECONDS = 300.0
+TARGET_IN_FLIGHT = 20  # requests waiting + running per replica
+SCALE_DOWN_DELAY = 60.0  # seconds of lower demand before removing replicas
 
 
 class Autoscaler:
     def __init__(self):
-        self.recommendations = []  # (time, recommendation)
+        self.low_since = None
 
     def decide(self, metrics):
         current = metrics.ready + metrics.starting
-        ready = [r for r in metrics.replicas if r.state == "ready"]
-        recommendation = current
-        if ready:
-            in_flight = (sum(r.waiting + r.running for r in ready) + metrics.queued) / len(ready)
-            ratio = in_flight / TARGET_IN_FLIGHT
-            if abs(ratio - 1.0) > TOLERANCE:
-                recommendation = math.ceil(current * ratio)
-        recommendation = min(max(recommendation, metrics.min_replicas), metrics.max_replicas)
-        self.recommendations.append((metrics.time, recommendation))
-        self.recommendations = [(t, r) for t, r in self.recommendations
-                                if metrics.time - t < STABILISATION_SECONDS]
-        if recommendation < current:  # scale down only as far as the window's highest recommendation
-            recommendation = min(current, max(r for _, r in self.recommendations))
-        return recommendation
+        in_flight = metrics.queued + sum(r.waiting + r.running for r in metrics.replicas if r.state != "draining")
+        wanted = max(metrics.min_replicas, min(metrics.max_replicas, math.ceil(in_flight / TARGET_IN_FLIGHT)))
+        if wanted >= current:
+            self.low_since = None
+            return wanted
+        if self.low_since is None:
+            self.low_since = metrics.time
+        if metrics.time - self.low_since >= SCALE_DOWN_DELAY:
+            return wanted
+        return current
