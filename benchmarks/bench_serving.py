@@ -2,9 +2,8 @@
 
 Run: python benchmarks/bench_serving.py [--repeat 3] [--seed 0] [--growth]
 
-The trace is a stand-in until the llm_routing workload generator exists: 1000 s at 7.5 QPS, log-normal
-gaps (mu = ln(1/QPS) - 2, sigma = 2), prompt and decode lengths log-uniform on 43..4134 and 1..4096 tokens
-(heavier than Glia's ShareGPT trace, so preemption-heavy). 4 replicas (A10 + Llama-3-8B profile,
+The trace is a llm_routing dev trace (Glia's workload: 1000 s at 7.5 QPS, log-normal gaps, ShareGPT
+length marginals; `--seed` picks one of the five). 4 replicas (A10 + Llama-3-8B profile,
 2240 blocks), least-loaded (LLQ) routing in process. Both modes are timed alternately in one process,
 best of N; they must give the same per-request results. `--growth` also times 10x the load (40
 replicas, 75 QPS, same duration) in fast mode. The profile's fit is checked against vidur's table of
@@ -19,23 +18,19 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 
 from adrs_bench.serving import A10Llama3Profile, ClusterConfig, RequestSpec, Simulator, least_loaded
+from adrs_bench.tasks.llm_routing import generate
 
 VIDUR_TABLE = Path("/work/shared/data/a10_llama3_8b_linear_step_ms.csv")
 
 
-def synthetic_trace(seed: int, qps: float = 7.5, duration: float = 1000.0) -> list[RequestSpec]:
-    rng = np.random.default_rng(seed)
-    count = int(qps * duration * 3) + 100  # enough gaps: the mean gap is 1/qps
-    gaps = rng.lognormal(math.log(1 / qps) - 2, 2, count)
-    arrivals = np.cumsum(gaps)
-    arrivals = arrivals[arrivals <= duration]
-    n = len(arrivals)
-    prompts = np.exp(rng.uniform(math.log(43), math.log(4134), n)).astype(int)
-    decodes = np.exp(rng.uniform(0, math.log(4096), n)).astype(int)
-    return [RequestSpec(float(a), int(p), int(d)) for a, p, d in zip(arrivals, prompts, decodes)]
+def dev_trace(index: int, qps: float | None = None) -> list[RequestSpec]:
+    """A llm_routing dev trace (index 0-4), or the same seed at another rate."""
+    seed = generate.SETS["dev"].seeds[index]
+    duration = generate.SETS["dev"].duration
+    trace = generate.generate_trace(seed, duration, qps=qps or generate.QPS)
+    return [RequestSpec(t, p, d) for t, p, d in zip(trace.arrival_times, trace.prompt_tokens, trace.decode_tokens)]
 
 
 class TimedRouter:
@@ -79,11 +74,11 @@ def profile_fit() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="which dev trace (0-4)")
     parser.add_argument("--growth", action="store_true", help="also time 10x the load in fast mode")
     args = parser.parse_args()
 
-    trace = synthetic_trace(args.seed)
+    trace = dev_trace(args.seed)
     best = {True: math.inf, False: math.inf}
     results = {}
     for _ in range(args.repeat):
@@ -95,7 +90,7 @@ def main() -> None:
     summary = results[True].summary()
     steps = sum(r.decode_steps + r.prefill_steps for r in results[True].replicas)
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
-    print(f"trace: seed {args.seed}, {len(trace)} requests over 1000 s, 4 replicas, LLQ")
+    print(f"trace: dev trace {args.seed}, {len(trace)} requests over 1000 s, 4 replicas, LLQ")
     print(f"mean e2e {summary.mean_e2e:.2f} s, p99 {summary.p99_e2e:.1f} s, preemptions {summary.preemptions}, "
           f"restarted {summary.restarted_requests}, KV use {summary.mean_kv_utilisation:.1%}, "
           f"batch steps {steps}")
@@ -110,7 +105,7 @@ def main() -> None:
     print(f"router share (fast mode, {timed.router_calls} calls): {router.seconds / seconds:.1%} of {seconds:.3f} s")
 
     if args.growth:
-        big = synthetic_trace(args.seed, qps=75.0)
+        big = dev_trace(args.seed, qps=75.0)
         big_seconds = min(simulate(big, True, replicas=40)[0] for _ in range(max(1, args.repeat - 1)))
         print(f"10x load (40 replicas, 75 QPS, {len(big)} requests): {big_seconds:.3f} s, "
               f"{big_seconds / best[True]:.1f}x the base time")

@@ -30,7 +30,8 @@ def test_sinusoid_bounds_and_period():
     assert r.min() == pytest.approx(7.5) and r.max() == pytest.approx(22.5)
     assert np.allclose(g.rate("sinusoid", t + 1800.0), r)
     assert np.allclose(g.rate("sinusoid", t, {"period": 300.0}), g.rate("sinusoid", t * 6))
-    assert g.rate("sinusoid", 450.0) == pytest.approx(22.5) and g.rate("sinusoid", 1350.0) == pytest.approx(7.5)
+    assert g.rate("sinusoid", 900.0) == pytest.approx(22.5) and g.rate("sinusoid", 0.0) == pytest.approx(7.5)
+    assert g.rate("sinusoid", 1800.0) == pytest.approx(7.5)
 
 
 def test_diurnal_bounds():
