@@ -64,8 +64,11 @@ def show(task: str) -> None:
     click.echo(f"interface   {spec.interface.kind}: {spec.interface.signature}")
     click.echo(f"imports     {', '.join(spec.allowed_imports)}")
     lim = spec.limits
-    click.echo(f"limits      {lim.instance_seconds:g} s per instance, {lim.total_seconds:g} s in total, "
+    per_call = f"{lim.call_seconds:g} s per call, " if lim.call_seconds else ""
+    click.echo(f"limits      {per_call}{lim.instance_seconds:g} s per instance, {lim.total_seconds:g} s in total, "
                f"{lim.memory_mb} MB address space, {lim.cpu_seconds} CPU s")
+    if spec.parameters:
+        click.echo("parameters  " + ", ".join(f"{k} {v}" for k, v in spec.parameters.items()))
     click.echo(f"metric      {spec.metric.name} ({spec.metric.direction}): {spec.metric.description}\n")
     click.echo("instance sets:")
     for s in spec.sets.values():
