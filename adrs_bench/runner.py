@@ -55,35 +55,80 @@ def bootstrap_ci90(scores: Sequence[float], resamples: int = 2000) -> list[float
     return [float(low), float(high)]
 
 
+def out_of_time(plugin, case, case_id: str, limits) -> InstanceOutcome:
+    return InstanceOutcome(case_id, TIMEOUT, f"not run: the total time limit of {limits.total_seconds:g} s "
+                           "was used up by earlier cases", plugin.failed_score, 0.0, plugin.failed_metrics(case))
+
+
 def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indices: Sequence[int],
               outcomes: list, started: float, progress: Callable[[InstanceOutcome], None]) -> None:
-    """Run the cases at `indices` in one sandboxed child (re-forked after a failure)."""
+    """Run the cases at `indices` in one sandboxed child (re-forked after a failure).
+
+    One-call tasks are pipelined: as soon as the child answers case i, case i+1 is sent, and the parent
+    validates and scores case i while the child computes. The child sees the same calls in the same
+    order, each case's wall-clock limit still runs from the moment it is sent, and scores do not change.
+    """
     spec, plugin = task.spec, task.plugin
     limits = spec.limits
     with SandboxSession(submission.code, str(submission.path), plugin.child_adapter,
                         spec.allowed_imports, limits) as session:
-        for index in indices:
+        if hasattr(plugin, "run_case"):  # a stateful task drives the child itself (many calls per case)
+            for index in indices:
+                case = cases[index]
+                case_id = plugin.case_id(case)
+                remaining = limits.total_seconds - (time.monotonic() - started)
+                outcome = (out_of_time(plugin, case, case_id, limits) if remaining <= 0 else
+                           plugin.run_case(session, case, case_seed(case_id), limits, remaining))
+                outcomes[index] = outcome
+                progress(outcome)
+            return
+
+        def send(index: int):
+            """Post case `index`; return what is needed to finish it, or its outcome if it cannot run."""
             case = cases[index]
             case_id = plugin.case_id(case)
-            remaining = limits.total_seconds - (time.monotonic() - started)
+            now = time.monotonic()
+            remaining = limits.total_seconds - (now - started)
             if remaining <= 0:
-                outcome = InstanceOutcome(case_id, TIMEOUT, f"not run: the total time limit of "
-                                          f"{limits.total_seconds:g} s was used up by earlier cases",
-                                          plugin.failed_score, 0.0, plugin.failed_metrics(case))
-            elif hasattr(plugin, "run_case"):  # a stateful task drives the child itself (many calls per case)
-                outcome = plugin.run_case(session, case, case_seed(case_id), limits, remaining)
+                return out_of_time(plugin, case, case_id, limits)
+            deadline = now + min(limits.instance_seconds, remaining)
+            failed = session.post(plugin.payload(case), case_seed(case_id), deadline)
+            return (index, case, case_id, now, deadline, failed)
+
+        def finish(index, case, case_id, sent, deadline, reply) -> None:
+            if reply.status == OK:
+                status, message, score, metrics, detail = plugin.evaluate(case, reply.value)
+                outcome = InstanceOutcome(case_id, status, message, score, reply.seconds, metrics, detail)
             else:
-                call_started = time.monotonic()
-                reply = session.call(plugin.payload(case), case_seed(case_id), min(limits.instance_seconds, remaining))
-                wall = time.monotonic() - call_started
-                if reply.status == OK:
-                    status, message, score, metrics, detail = plugin.evaluate(case, reply.value)
-                    outcome = InstanceOutcome(case_id, status, message, score, reply.seconds, metrics, detail)
-                else:
-                    outcome = InstanceOutcome(case_id, reply.status, reply.message, plugin.failed_score,
-                                              reply.seconds or wall, plugin.failed_metrics(case))
+                outcome = InstanceOutcome(case_id, reply.status, reply.message, plugin.failed_score,
+                                          reply.seconds or (time.monotonic() - sent), plugin.failed_metrics(case))
             outcomes[index] = outcome
             progress(outcome)
+
+        queue = list(indices)
+        position = 0
+        inflight = None
+        while position < len(queue) or inflight is not None:
+            if inflight is None:
+                sent = send(queue[position])
+                position += 1
+                if isinstance(sent, InstanceOutcome):
+                    outcomes[queue[position - 1]] = sent
+                    progress(sent)
+                    continue
+                inflight = sent
+            index, case, case_id, sent_at, deadline, failed = inflight
+            reply = failed if failed is not None else session.collect(deadline)
+            inflight = None
+            if position < len(queue):  # keep the child busy while this case is scored
+                following = send(queue[position])
+                position += 1
+                if isinstance(following, InstanceOutcome):
+                    outcomes[queue[position - 1]] = following
+                    progress(following)
+                else:
+                    inflight = following
+            finish(index, case, case_id, sent_at, deadline, reply)
 
 
 def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progress: Progress | None = None,

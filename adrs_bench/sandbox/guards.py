@@ -88,12 +88,22 @@ MISSING = object()
 CAREFUL_NAMES = frozenset({"format", "format_map", "get_field", "get_value", "vformat", "Formatter"}) | INSPECT_ATTRIBUTES
 
 
+PLAIN_NAMES: set[str] = set()  # names already found plain (str, no underscore, not denied, not careful)
+
+
 def guarded_getattr(obj: Any, name: str, default: Any = MISSING) -> Any:
+    if type(name) is str and name in PLAIN_NAMES:  # the hot path: one set lookup
+        value = getattr(obj, name) if default is MISSING else getattr(obj, name, default)
+        if type(value) is types.ModuleType:
+            raise AttributeError(f'"{name}" is a module; import it directly if it is on the allowlist')
+        return value
     if type(name) is not str or name[:1] == "_" or name in DENIED_ATTRIBUTES or name in CAREFUL_NAMES:
         if isinstance(name, str) and name in DENIED_ATTRIBUTES:
             raise AttributeError(f'attribute "{name}" is not available in the sandbox')
         value = safer_getattr(obj, name) if default is MISSING else safer_getattr(obj, name, default)
     else:
+        if len(PLAIN_NAMES) < 100_000:  # bounded: getattr(obj, computed_name) cannot grow it forever
+            PLAIN_NAMES.add(name)
         value = getattr(obj, name) if default is MISSING else getattr(obj, name, default)
     if type(value) is types.ModuleType:
         raise AttributeError(f'"{name}" is a module; import it directly if it is on the allowlist')
@@ -204,7 +214,7 @@ def restricted_globals(allowed_imports: Iterable[str]) -> dict[str, Any]:
         "__name__": SUBMISSION_MODULE,
         "__metaclass__": type,
         "_getattr_": guarded_getattr,
-        "_getitem_": lambda obj, key: obj[key],
+        "_getitem_": operator.getitem,  # a C function: subscripts are the hot path of most submissions
         "_getiter_": iter,
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
