@@ -875,3 +875,18 @@ def test_unserialisable_output_is_an_error(bypass):
     assert nan.status == "error" and "could not be serialised" in nan.message
     obj = session.call(0, seed=1, timeout=1.0)
     assert obj.status == "error" and "not JSON serializable" in obj.message
+
+
+def test_pipelined_cases_reach_the_child_in_order_and_a_failure_stays_with_its_case(checked, task):
+    # Module state counts calls: the third call (case-2) raises. Cases are sent while the previous one
+    # is still being scored, so this pins that the child still sees case i as its i-th call.
+    source = ("CALLS = []\n\n\n" + ROUND_ROBIN.replace(
+        "def compute_model_placement(gpu_num, models):\n",
+        "def compute_model_placement(gpu_num, models):\n"
+        "    CALLS.append(1)\n"
+        "    if len(CALLS) == 3:\n"
+        "        raise ValueError('third call')\n"))
+    outcomes = run_cases(task, checked(source), small_cases(5))
+    assert [o.id for o in outcomes] == [f"case-{i}" for i in range(5)]
+    assert [o.status for o in outcomes] == ["ok", "ok", "error", "ok", "ok"]
+    assert outcomes[2].message.startswith("ValueError: third call")
