@@ -31,6 +31,7 @@ HEADER = struct.Struct(">I")
 FORK_LOCK = threading.Lock()  # one fork at a time when several workers start children
 MAX_REPLY_BYTES = 64 * 1024 * 1024
 SPIN_SECONDS = 0.0005  # how long each side polls before it sleeps (see wait_briefly)
+READ_CHUNK = 65536  # below malloc's mmap threshold: a 1 MiB read buffer costs page faults on every call
 NOBODY = 65534
 MAX_PROCESSES = 128  # per real user `nobody`; a child never needs to fork, this caps a fork bomb
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -262,7 +263,41 @@ def children_of() -> dict[int, list[int]]:
     return tree
 
 
+def children_files(pid: int) -> list[int] | None:
+    """`pid`'s children from /proc/PID/task/*/children (one small read per thread), or None where the
+    kernel does not provide those files. The sandbox child is a subreaper, so orphans stay below it."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []  # gone
+    found: list[int] = []
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found.extend(int(x) for x in f.read().split())
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                continue  # the thread ended meanwhile
+            return None
+        except OSError:
+            continue
+    return found
+
+
 def descendants(pid: int) -> list[int]:
+    """Every process below `pid`. Walks the children files (cheap: the common case is none); falls back
+    to scanning all of /proc where they are missing."""
+    found, stack = [], [pid]
+    while stack:
+        children = children_files(stack.pop())
+        if children is None:
+            return descendants_by_scan(pid)
+        found.extend(children)
+        stack.extend(children)
+    return found
+
+
+def descendants_by_scan(pid: int) -> list[int]:
     tree = children_of()
     found, stack = [], list(tree.get(pid, []))
     while stack:
@@ -420,7 +455,7 @@ class SandboxSession:
             wait_briefly(*fds)
             ready, _, _ = select.select(fds, [], [], min(remaining, 0.25 if self.pidfd is None else remaining))
             if self.rep_fd in ready:
-                chunk = os.read(self.rep_fd, 1 << 20)
+                chunk = os.read(self.rep_fd, READ_CHUNK)
                 if not chunk:
                     raise ChildGone(self.gone_reply(f"during {what}"))
                 self.buffer += chunk
@@ -459,7 +494,7 @@ class SandboxSession:
             ready, _, _ = select.select([self.rep_fd], [], [], 0)
             if not ready:
                 return
-            chunk = os.read(self.rep_fd, 1 << 20)
+            chunk = os.read(self.rep_fd, READ_CHUNK)
             if not chunk:
                 return
             self.buffer += chunk

@@ -10,13 +10,17 @@ from adrs_bench.serving.cluster import Snapshot
 
 def least_loaded(snapshot: Snapshot) -> list[tuple[int, int]]:
     """LLQ: send every queued request, in arrival order, to the replica with the fewest requests
-    waiting plus running (lowest id on ties), counting the ones it has just sent."""
+    waiting plus running (lowest id on ties), counting the ones it has just sent.
+
+    Trusted code, so it reads the replicas' queues directly rather than through their views: it runs
+    at every arrival and its cost grows with the number of replicas."""
     if not snapshot.queue or not snapshot.replicas:
         return []
-    loads = [[r.num_requests, r.id] for r in snapshot.replicas]
+    replicas = [view._replica for view in snapshot.replicas]  # in id order
+    loads = [len(r.waiting) + len(r.running) + len(r.prefilling) for r in replicas]
     pairs = []
     for request in snapshot.queue:
-        best = min(loads)
-        pairs.append((best[1], request.id))
-        best[0] += 1
+        best = loads.index(min(loads))
+        pairs.append((replicas[best].id, request.id))
+        loads[best] += 1
     return pairs
