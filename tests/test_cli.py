@@ -271,6 +271,23 @@ def test_help_imports_no_heavy_modules(tmp_path):
     assert "numpy" not in heavy  # adrs_bench/__init__: --help must not pay for numpy either
 
 
+@pytest.mark.parametrize("args", [["list"], ["show", "llm_routing"], ["show", "autoscaling"], ["show", "prism_placement"]])
+def test_listing_and_showing_tasks_import_no_scipy_pandas_or_matplotlib(tmp_path, args):
+    script = (
+        "import sys\n"
+        "import adrs_bench.cli\n"
+        "try:\n"
+        f"    adrs_bench.cli.main({args!r})\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code in (0, None), exc.code\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'scipy', 'matplotlib'})\n"
+        "print('HEAVY', ','.join(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "HEAVY"
+
+
 def test_console_entry_point_help(tmp_path):
     result = subprocess.run([sys.executable, "-m", "adrs_bench.cli", "--help"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=60)

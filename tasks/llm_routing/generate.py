@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.special import ndtr
 
 QUANTILE_PERCENTS = (0, 2.5, 5, 7.5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80,
                      85, 90, 92.5, 95, 96, 97, 97.5, 98, 98.5, 99, 99.5, 99.9, 100)
@@ -108,6 +107,8 @@ def sample_lengths(rng: np.random.Generator, n: int,
     z = rng.standard_normal((n, 2))
     z1 = z[:, 0]
     z2 = rho * z1 + math.sqrt(1.0 - rho * rho) * z[:, 1]
+    from scipy.special import ndtr  # here, not at the top: loading the task must not pay for scipy
+
     return inverse_cdf(ndtr(z1), _LOG_PROMPT), inverse_cdf(ndtr(z2), _LOG_DECODE)
 
 
