@@ -159,6 +159,9 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
     if file is None:
         file = loaded.spec.path(loaded.spec.example)
         label = label or "example"
+    if set_name and set_name.startswith("fresh:") and not quiet:
+        click.echo(f"building {set_name} from the generator (with its references; this can take minutes)...",
+                   err=True)
     record, outcomes, instance_set = run_submission(loaded, file, set_name, label, progress_printer(not quiet), workers)
     saved = None if no_save else results.save(record, out / results.default_filename(record))
     if artifacts:
