@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -159,7 +160,7 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
     if file is None:
         file = loaded.spec.path(loaded.spec.example)
         label = label or "example"
-    if set_name and set_name.startswith("fresh:") and not quiet:
+    if set_name and not quiet and re.fullmatch(r"fresh:\d{1,18}", set_name):
         click.echo(f"building {set_name} from the generator (with its references; this can take minutes)...",
                    err=True)
     record, outcomes, instance_set = run_submission(loaded, file, set_name, label, progress_printer(not quiet), workers)
