@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import marshal
 import os
 import random
 import resource
@@ -117,12 +118,23 @@ def read_exact(fd: int, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def read_message(fd: int) -> dict | None:
+def read_message(fd: int, decode: Callable[[bytes], Any] = json.loads) -> dict | None:
     header = read_exact(fd, HEADER.size)
     if header is None:
         return None
     body = read_exact(fd, HEADER.unpack(header)[0])
-    return None if body is None else json.loads(body)
+    return None if body is None else decode(body)
+
+
+def write_request(fd: int, message: dict) -> None:
+    """Parent to child: marshal, which is faster than JSON and safe in this direction only (the child
+    trusts the parent; the parent never unmarshals anything the child wrote)."""
+    data = marshal.dumps(message)
+    payload = HEADER.pack(len(data)) + data
+    view = memoryview(payload)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def address_space_bytes() -> int:
@@ -222,7 +234,7 @@ def child_main(req_fd: int, rep_fd: int, code: CodeType, filename: str, adapter:
     write_message(rep_fd, {"type": "loaded", "status": OK})
     while True:
         wait_briefly(req_fd)
-        request = read_message(req_fd)
+        request = read_message(req_fd, marshal.loads)
         if request is None:
             return
         if request.get("seed") is not None:  # a stateful task seeds once per run, not per call
@@ -423,7 +435,7 @@ class SandboxSession:
                     self.load_failure = loaded
                 return loaded
         try:
-            write_message(self.req_fd, {"seed": seed, "payload": payload})
+            write_request(self.req_fd, {"seed": seed, "payload": payload})
         except (BrokenPipeError, OSError):
             return self.gone_reply("before the call")
         return None
