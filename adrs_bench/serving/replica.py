@@ -103,6 +103,7 @@ class Replica:
         self.running: list[Request] = []  # decoding requests, oldest arrival first
         self.prefilling: list[Request] = []  # the prefill batch in flight
         self.allocated = 0  # blocks held, including those taken for the step in flight
+        self.load = 0  # requests waiting + running + prefilling (kept as they come and go: LLQ reads it)
         self.steps = 0  # decode steps applied so far
         self.phase = IDLE
         self.epoch = 0  # bumped when a planned end event is replaced
@@ -145,6 +146,7 @@ class Replica:
         request.replica_id = self.id
         request.routed_time = now
         self.waiting.append(request)
+        self.load += 1
         if self.journal is not None:
             self.journal.append((JOURNAL_ENQUEUE, self.id, request.id))
         if self.phase == DECODING and len(self.run_end) > self.run_applied + 1:
@@ -199,6 +201,7 @@ class Replica:
             if done and self.journal is not None:
                 self.journal.append((JOURNAL_DECODE_END, self.id, [r.id for r in done]))
         self.phase = IDLE
+        self.load -= len(done)
         for request in done:
             request.state = DONE
             request.completion_time = now
@@ -537,8 +540,7 @@ class ReplicaView:
     @property
     def num_requests(self) -> int:
         """Waiting plus running (the load least-loaded routing balances)."""
-        replica = self._replica
-        return len(replica.waiting) + len(replica.running) + len(replica.prefilling)
+        return self._replica.load
 
     @property
     def allocated_blocks(self) -> int:

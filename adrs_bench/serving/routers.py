@@ -17,7 +17,7 @@ def least_loaded(snapshot: Snapshot) -> list[tuple[int, int]]:
     if not snapshot.queue or not snapshot.replicas:
         return []
     replicas = [view._replica for view in snapshot.replicas]  # in id order
-    loads = [len(r.waiting) + len(r.running) + len(r.prefilling) for r in replicas]
+    loads = [r.load for r in replicas]
     pairs = []
     for request in snapshot.queue:
         best = loads.index(min(loads))
