@@ -65,3 +65,15 @@ def load_set(task: Task, name: str) -> InstanceSet:
     if len(cases) != entry.cases:
         raise InstanceHashMismatch(f"set '{name}' holds {len(cases)} cases, expected {entry.cases}; fix spec.json")
     return InstanceSet(name, digest, cases, None, entry.held_out)
+
+
+def canonical_gzip(data: bytes) -> bytes:
+    """Gzip with no timestamp, no file name and a fixed level, so the same content always gives the
+    same bytes (and so the same sha256 pinned in a spec). The one rule for every gzipped instance file."""
+    import gzip
+    import io
+
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="", compresslevel=9) as gz:
+        gz.write(data)
+    return buf.getvalue()

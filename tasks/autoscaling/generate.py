@@ -54,6 +54,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from adrs_bench.instances import canonical_gzip
 from adrs_bench.serving import RequestSpec
 from adrs_bench.tasks.llm_routing.generate import sample_lengths
 
@@ -358,10 +359,7 @@ def to_csv_gz(traces: Sequence[Trace]) -> bytes:
     for trace in traces:
         for t, p, d in zip(trace.arrival_times, trace.prompt_tokens, trace.decode_tokens):
             text.write(f"{trace.id},{t:.6f},{p},{d}\n")
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="", compresslevel=9) as gz:
-        gz.write(text.getvalue().encode("ascii"))
-    return buf.getvalue()
+    return canonical_gzip(text.getvalue().encode("ascii"))
 
 
 def build_set(name: str, workers: int = 1) -> tuple[bytes, bytes]:

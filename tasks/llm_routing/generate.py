@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from adrs_bench.instances import canonical_gzip
+
 QUANTILE_PERCENTS = (0, 2.5, 5, 7.5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80,
                      85, 90, 92.5, 95, 96, 97, 97.5, 98, 98.5, 99, 99.5, 99.9, 100)
 # Mean 295, median 76, p90 834, p99 3195 (ShareGPT V3 first turns + system prompt, Glia).
@@ -179,10 +181,7 @@ def to_csv_gz(traces: list[Trace]) -> bytes:
         duration = repr(float(trace.duration))
         for t, p, d in zip(trace.arrival_times, trace.prompt_tokens, trace.decode_tokens):
             text.write(f"{trace.seed},{duration},{t:.6f},{p},{d}\n")
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="", compresslevel=9) as gz:
-        gz.write(text.getvalue().encode("ascii"))
-    return buf.getvalue()
+    return canonical_gzip(text.getvalue().encode("ascii"))
 
 
 _INT = re.compile(r"[0-9]+\Z")
