@@ -36,6 +36,22 @@ def describe_call(call: int, now: float) -> str:
     return f"decide call {call} at t={now:.3f} s"
 
 
+class SlowdownMeter:
+    """A finished request's slowdown: its end-to-end time / its time alone on an idle replica of the same
+    profile (the SLO's measure; solo times cached by prompt and decode length)."""
+
+    def __init__(self, profile: Profile):
+        self.profile = profile
+        self.solo: dict[tuple[int, int], float] = {}
+
+    def __call__(self, record) -> float:
+        key = (record.prompt_tokens, record.decode_tokens)
+        solo = self.solo.get(key)
+        if solo is None:
+            solo = self.solo[key] = solo_latency(self.profile, *key)
+        return record.e2e / solo
+
+
 @dataclass
 class Controller:
     settings: Settings
@@ -47,14 +63,9 @@ class Controller:
     last_completed: int = 0
     last_tokens: dict = field(default_factory=dict)
     timeline: list = field(default_factory=list)  # rows of TIMELINE_FIELDS
-    solo_cache: dict = field(default_factory=dict)
 
-    def slowdown(self, record) -> float:
-        key = (record.prompt_tokens, record.decode_tokens)
-        solo = self.solo_cache.get(key)
-        if solo is None:
-            solo = self.solo_cache[key] = solo_latency(self.profile, *key)
-        return record.e2e / solo
+    def __post_init__(self) -> None:
+        self.meter = SlowdownMeter(self.profile)
 
     def observe(self, now: float, view: ClusterView) -> dict:
         """What an operator's metrics pipeline shows, as plain data."""
@@ -66,7 +77,7 @@ class Controller:
             self.last_tokens[replica.id] = tokens
             replicas.append([replica.id, replica.state, replica.num_waiting, replica.num_running,
                              replica.kv_usage, decoded])
-        finished = [[r.ttft, r.e2e, self.slowdown(r)] for r in view.completed[self.last_completed:view.num_completed]]
+        finished = [[r.ttft, r.e2e, self.meter(r)] for r in view.completed[self.last_completed:view.num_completed]]
         arrivals = view.num_arrived - self.last_arrived
         self.last_arrived, self.last_completed = view.num_arrived, view.num_completed
         return {"time": now, "interval": self.settings.interval_seconds, "ready": counts["ready"],

@@ -17,7 +17,7 @@ import numpy as np
 
 from adrs_bench.serving import A10Llama3Profile, ClusterConfig, RequestSpec, RunResult, Simulator, least_loaded
 
-from .control import Controller
+from .control import Controller, SlowdownMeter
 from .settings import Settings
 
 FAILED_SCORE = 0.0
@@ -42,8 +42,9 @@ def slo_check(settings: Settings, slowdowns: Sequence[float]) -> SloCheck:
 
 
 def slowdowns(result: RunResult, controller: Controller | None = None) -> list[float]:
-    solo = controller.slowdown if controller is not None else Controller(Settings(), None, PROFILE).slowdown
-    return [solo(r) for r in result.records]
+    """Every request's slowdown, in request id order (with the controller's cache when there is one)."""
+    meter = controller.meter if controller is not None else SlowdownMeter(PROFILE)
+    return [meter(r) for r in result.records]
 
 
 def gpu_hours(result: RunResult) -> float:
@@ -56,6 +57,7 @@ class ScaledRun:
     controller: Controller
     slo: SloCheck
     gpu_hours: float
+    slowdowns: list[float]  # per request, in request id order
 
 
 def simulate(settings: Settings, requests: Sequence[RequestSpec], decide: Callable[[dict], Any] | None,
@@ -69,8 +71,8 @@ def simulate(settings: Settings, requests: Sequence[RequestSpec], decide: Callab
                           on_tick=None if fixed else controller.on_tick)
     controller.simulator = simulator
     result = simulator.run()
-    check = slo_check(settings, slowdowns(result, controller))
-    return ScaledRun(result, controller, check, gpu_hours(result))
+    values = slowdowns(result, controller)
+    return ScaledRun(result, controller, slo_check(settings, values), gpu_hours(result), values)
 
 
 def score(static_gpu_hours: float, run: ScaledRun) -> float:

@@ -126,7 +126,7 @@ class Autoscaling:
             return failed("invalid", str(exc), policy)
         metrics = self.run_metrics(case, run)
         metrics.update({"decide_calls": policy.calls, "policy_seconds": policy.child_seconds})
-        detail = {"timeline": run.controller.timeline, "slowdowns": sorted(evaluator.slowdowns(run.result, run.controller))}
+        detail = {"timeline": run.controller.timeline, "slowdowns": sorted(run.slowdowns)}
         if not run.slo.kept:
             message = (f"p95 slowdown {run.slo.p95_slowdown:.2f} > {config.slo_max_slowdown:g}: the SLO is missed "
                        f"by {run.slo.miss:.2f}x (GPU-hours {run.gpu_hours:.2f})")
@@ -149,7 +149,7 @@ class Autoscaling:
             "max_desired": max(desired) if desired else None, "min_desired": min(desired) if desired else None,
             "replicas_used": len(run.result.replicas),
         }
-        values = np.asarray(evaluator.slowdowns(run.result, run.controller), dtype=float)
+        values = np.asarray(run.slowdowns, dtype=float)
         for p in PERCENTILES:
             metrics[f"p{p:g}_slowdown".replace(".", "_")] = float(np.percentile(values, p))
         return metrics
