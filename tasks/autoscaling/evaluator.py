@@ -10,7 +10,7 @@ its miss (p95 slowdown / limit) is reported.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -57,7 +57,7 @@ class ScaledRun:
     controller: Controller
     slo: SloCheck
     gpu_hours: float
-    slowdowns: list[float]  # per request, in request id order
+    slowdowns: list[float] = field(default_factory=list)  # per request, in request id order
 
 
 def simulate(settings: Settings, requests: Sequence[RequestSpec], decide: Callable[[dict], Any] | None,
