@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numbers
 
+from adrs_bench.sandbox.described import describe
+
 ENTRY_POINT = "Autoscaler"
 STATE: dict = {}
 
@@ -63,7 +65,7 @@ def plain(value):
         return int(value)
     if isinstance(value, (int, float, str)) or value is None:
         return value
-    return {"type": type(value).__name__, "repr": repr(value)[:60]}
+    return describe(value)
 
 
 def run_call(namespace: dict, payload: dict):

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from adrs_bench import serving
+from adrs_bench.sandbox.described import restore
 from adrs_bench.sandbox.process import OK, TIMEOUT
 from adrs_bench.serving import RequestTooLarge, Stalled
 from adrs_bench.spec import load_spec
@@ -32,14 +33,6 @@ PERCENTILES = (50, 90, 95, 99, 99.9)
 @functools.lru_cache(maxsize=1)
 def settings() -> Settings:
     return Settings.from_parameters(load_spec(HERE).parameters)
-
-
-class Described:
-    def __init__(self, description: dict):
-        self.text = f"<{description.get('type', '?')} {description.get('repr', '')}>"
-
-    def __repr__(self) -> str:
-        return self.text
 
 
 class SandboxedPolicy:
@@ -67,7 +60,7 @@ class SandboxedPolicy:
                 message = f"no answer within {limit}; {message}"
             raise PolicyAbort(reply.status, f"{where}: {message}")
         value = reply.value
-        return Described(value) if isinstance(value, dict) else value
+        return restore(value)
 
 
 class Autoscaling:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 
+from adrs_bench.sandbox.described import describe
 from adrs_bench.sandbox.process import describe_exception
 
 from .mirror import Mirror, Request
@@ -33,7 +34,7 @@ def plain(value):
         return value.id
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    return {"type": type(value).__name__, "repr": repr(value)[:60]}
+    return describe(value)
 
 
 def describe_answer(answer):

@@ -12,6 +12,7 @@ import time
 from array import array
 from dataclasses import dataclass, field
 
+from adrs_bench.sandbox.described import restore
 from adrs_bench.sandbox.process import OK, TIMEOUT, SandboxSession, one_line
 from adrs_bench.serving import ClusterConfig, RequestSpec, RequestTooLarge, RouterError, RunResult, Simulator, Stalled
 
@@ -29,20 +30,6 @@ class RouterAbort(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-class Described:
-    """An item of the router's answer that is not plain data, shown as the child described it."""
-
-    def __init__(self, description: dict):
-        self.text = f"<{description.get('type', '?')} {description.get('repr', '')}>"
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-def _restore(value):
-    return Described(value) if isinstance(value, dict) else value
 
 
 @dataclass
@@ -148,7 +135,7 @@ class SandboxedRouter:
                                        f"(replica_id, request) pairs")
         if not isinstance(answer, list):
             raise RouterAbort(INVALID, f"{describe_call(where)}: the child sent a malformed answer")
-        return [tuple(_restore(part) for part in item) if isinstance(item, list) else _restore(item)
+        return [tuple(restore(part) for part in item) if isinstance(item, list) else restore(item)
                 for item in answer]
 
 
