@@ -41,6 +41,14 @@ class SchemaVersionError(ResultFileError):
     """A result record comes from a schema this harness cannot read (newer) or migrate."""
 
 
+class NonFiniteNumber(ResultFileError):
+    """A result record holds NaN or infinity; adrs-bench never writes one, so the file was edited."""
+
+
+class AggregateMismatch(ResultFileError):
+    """A record's aggregate is not what its per-instance records give (edited or corrupted)."""
+
+
 class NotComparable(AdrsError):
     """Two results cannot be compared (other task version, instance set or evaluator)."""
 

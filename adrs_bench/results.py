@@ -8,14 +8,16 @@ aggregates. Older schemas are migrated by one function per version; newer ones a
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Sequence
 
-from .errors import ResultFileError, SchemaVersionError
+from .errors import AggregateMismatch, NonFiniteNumber, ResultFileError, SchemaVersionError
 from .schemas import load_schema, validate_or_raise
+from .task_api import STATUSES
 
 SCHEMA_VERSION = 1
 # MIGRATIONS[v] turns a version-v record into a version v+1 record. None yet: 1 is the first.
@@ -45,6 +47,70 @@ def migrate(record: dict, what: str) -> dict:
     return record
 
 
+def aggregate_core(scores: Sequence[float], statuses: Sequence[str]) -> dict:
+    """The part of an aggregate that follows from the instances alone: their mean score, count,
+    ok/failed counts and status counts. The one rule for what an aggregate must say, used when a
+    record is built and again when it is loaded (so an edited aggregate cannot pass a gate)."""
+    counts = {s: sum(status == s for status in statuses) for s in STATUSES}
+    ok = counts["ok"]
+    return {
+        "score": sum(scores) / len(scores) if scores else 0.0,
+        "instances": len(statuses),
+        "ok": ok,
+        "failed": len(statuses) - ok,
+        "statuses": {s: n for s, n in counts.items() if n},
+    }
+
+
+def numbers(value, where: str = "") -> Iterator[tuple[str, object]]:
+    """Every number in a parsed JSON value, with its path (e.g. `instances/3/score`)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from numbers(item, f"{where}/{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from numbers(item, f"{where}/{index}" if where else str(index))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield where, value
+
+
+def is_finite(value) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float: no score can be that
+        return False
+
+
+def check_finite(record: dict, what: str) -> None:
+    """JSON parsed by Python accepts NaN, Infinity and 1e999; `dumps` never writes them, so a record
+    holding one was edited, and a NaN score would compare as neither better nor worse in a gate."""
+    for where, value in numbers(record):
+        if not is_finite(value):
+            shown = repr(value) if isinstance(value, float) else f"an integer of {len(str(value))} digits"
+            raise NonFiniteNumber(
+                f"{what}: expected a finite number at {where}, got {shown}; adrs-bench never writes one, so "
+                "the record was edited or corrupted: re-run the submission to get a new record")
+
+
+def check_aggregate(record: dict, what: str) -> None:
+    """The aggregate must be exactly what its instances give: counts exactly, and the mean as
+    `aggregate_core` computes it, float for float (JSON round-trips a float exactly)."""
+    instances = record["instances"]
+    expected = aggregate_core([i["score"] for i in instances], [i["status"] for i in instances])
+    for key, value in expected.items():
+        got = record["aggregate"][key]
+        if got != value:
+            raise AggregateMismatch(
+                f"{what}: expected aggregate/{key} = {value!r} (from its {len(instances)} instance records), "
+                f"got {got!r}; the aggregate was edited or the record corrupted: re-run the submission to get "
+                "a new record")
+    if record["set"]["cases"] != len(instances):
+        raise AggregateMismatch(
+            f"{what}: expected set/cases = {len(instances)} (one instance record per case), got "
+            f"{record['set']['cases']}; the record was edited or corrupted: re-run the submission to get a "
+            "new record")
+
+
 def load(path: Path | str) -> dict:
     path = Path(path)
     try:
@@ -58,6 +124,8 @@ def load(path: Path | str) -> dict:
         raise ResultFileError(f"{path}: expected a JSON object, got {type(record).__name__}")
     record = migrate(record, str(path))
     validate(record, str(path))
+    check_finite(record, str(path))
+    check_aggregate(record, str(path))
     return record
 
 

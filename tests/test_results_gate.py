@@ -61,8 +61,13 @@ def failing(records):
 
 
 def with_score(record: dict, score: float, label: str | None = None) -> dict:
+    """A copy scoring `score` (to rounding): every instance gets it, and the aggregate follows, so
+    the record still loads (a record whose aggregate disagrees with its instances is refused)."""
     new = copy.deepcopy(record)
-    new["aggregate"]["score"] = score
+    for instance in new["instances"]:
+        instance["score"] = score
+    new["aggregate"].update(results.aggregate_core([score] * len(new["instances"]),
+                                                   [i["status"] for i in new["instances"]]))
     if label:
         new["submission"]["label"] = label
     return new
