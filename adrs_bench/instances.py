@@ -24,6 +24,19 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def check_pinned(path, data: bytes, expected: str, pinned_in: str) -> str:
+    """Refuse an instance file whose bytes are not the ones pinned for it; return their sha256.
+    The one check (and message) for every pinned file: a set file pinned in spec.json, and any file a
+    set file pins in turn (autoscaling's request traces), so an edit anywhere is refused alike."""
+    digest = sha256_bytes(data)
+    if digest != expected:
+        raise InstanceHashMismatch(
+            f"instance file {path} has sha256 {digest[:12]}…, expected {str(expected)[:12]}… (pinned in "
+            f"{pinned_in}); it was corrupted or edited: restore it (git checkout) or regenerate it and "
+            f"bump the task version")
+    return digest
+
+
 def parse_fresh(name: str) -> int | None:
     if not name.startswith("fresh"):
         return None
@@ -55,12 +68,7 @@ def load_set(task: Task, name: str) -> InstanceSet:
         raise InstanceSetNotFound(
             f"expected the instance file {path} for set '{name}', found none; reinstall adrs-bench or "
             f"regenerate it (python -m adrs_bench.tasks.{spec.name}.generate)") from None
-    digest = sha256_bytes(data)
-    if digest != entry.sha256:
-        raise InstanceHashMismatch(
-            f"instance file {path} has sha256 {digest[:12]}…, expected {entry.sha256[:12]}… (pinned in "
-            f"spec.json); it was corrupted or edited: restore it (git checkout) or regenerate it and "
-            f"bump the task version")
+    digest = check_pinned(path, data, entry.sha256, "spec.json")
     cases = task.plugin.parse_cases(data)
     if len(cases) != entry.cases:
         raise InstanceHashMismatch(f"set '{name}' holds {len(cases)} cases, expected {entry.cases}; fix spec.json")

@@ -11,6 +11,7 @@ import shutil
 import numpy as np
 import pytest
 
+from adrs_bench.errors import InstanceHashMismatch
 from adrs_bench.tasks.autoscaling import evaluator
 from adrs_bench.tasks.autoscaling import generate as g
 
@@ -184,16 +185,17 @@ def smoke_copy(tmp_path):
 
 
 def test_tampered_requests_rejected(smoke_copy):
+    """The same refusal as any pinned instance file (more in test_autoscaling_pins.py)."""
     path = smoke_copy / "smoke.csv.gz"
     text = gzip.decompress(path.read_bytes()).decode() + "sinusoid-0,899.999999,10,10\n"
     path.write_bytes(gzip.compress(text.encode(), mtime=0))
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(InstanceHashMismatch) as info:
         g.parse_set((smoke_copy / "smoke.json").read_bytes(), smoke_copy)
     message = str(info.value)
     expected = json.loads((smoke_copy / "smoke.json").read_text())["requests_sha256"]
-    assert "\n" not in message and "smoke.csv.gz" in message and expected in message
-    assert hashlib.sha256(path.read_bytes()).hexdigest() in message
-    assert "regenerate with python -m adrs_bench.tasks.autoscaling.generate" in message
+    assert "\n" not in message and "smoke.csv.gz" in message and expected[:12] in message
+    assert hashlib.sha256(path.read_bytes()).hexdigest()[:12] in message
+    assert "(pinned in smoke.json); it was corrupted or edited: restore it" in message
 
 
 def _with_rows(smoke_copy, edit) -> bytes:

@@ -54,7 +54,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from adrs_bench.instances import canonical_gzip
+from adrs_bench.errors import InstanceSetNotFound
+from adrs_bench.instances import canonical_gzip, check_pinned
 from adrs_bench.serving import RequestSpec
 from adrs_bench.tasks.llm_routing.generate import sample_lengths
 
@@ -530,11 +531,13 @@ def parse_set(json_bytes: bytes, directory: Path | None = None) -> list[Case]:
         path = Path(directory) / name
         try:
             data = path.read_bytes()
+        except FileNotFoundError:
+            raise InstanceSetNotFound(f"expected the instance file {path} (the requests of set "
+                                      f"'{document.get('set')}'), found none; reinstall adrs-bench or "
+                                      f"{REGENERATE}") from None
         except OSError as exc:
             raise ValueError(f"autoscaling instances: cannot read {path} ({exc.strerror}); {REGENERATE}") from None
-        expected, got = document.get("requests_sha256"), hashlib.sha256(data).hexdigest()
-        if got != expected:
-            raise ValueError(f"autoscaling instances: {path} has sha256 {got}, expected {expected}; {REGENERATE}")
+        check_pinned(path, data, document.get("requests_sha256"), f"{document.get('set')}.json")
         columns = _parse_csv_rows(data, str(path), ids)
 
     cases = []
