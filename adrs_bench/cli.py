@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -152,6 +151,7 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
         artifacts: Path | None, no_save: bool, workers: int, strict: bool, quiet: bool) -> None:
     """Run FILE (default: the task's shipped example) on an instance set and score it."""
     from . import results
+    from .instances import is_fresh, parse_fresh, resolve_fresh
     from .registry import get_task
     from .report import failures_table, summary_table
     from .runner import run as run_submission
@@ -160,9 +160,12 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
     if file is None:
         file = loaded.spec.path(loaded.spec.example)
         label = label or "example"
-    if set_name and not quiet and re.fullmatch(r"fresh:\d{1,18}", set_name):
-        click.echo(f"building {set_name} from the generator (with its references; this can take minutes)...",
-                   err=True)
+    if set_name and is_fresh(set_name):
+        set_name = resolve_fresh(set_name)  # plain `fresh`: the seed is drawn here, so the note names the set
+        parse_fresh(set_name)  # a malformed seed is refused before the note
+        if not quiet:
+            click.echo(f"building {set_name} from the generator (with its references; this can take minutes)...",
+                       err=True)
     record, outcomes, instance_set = run_submission(loaded, file, set_name, label, progress_printer(not quiet), workers)
     saved = None if no_save else results.save(record, out / results.default_filename(record))
     if artifacts:

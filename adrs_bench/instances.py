@@ -1,5 +1,5 @@
 """Loads a task's instance set: a frozen file checked against the sha256 its spec pins, or a
-`fresh:SEED` set built from the task's generator at run time."""
+fresh set built from the task's generator at run time (`fresh:SEED`, or `fresh` for a seed drawn now)."""
 from __future__ import annotations
 
 import hashlib
@@ -37,18 +37,38 @@ def check_pinned(path, data: bytes, expected: str, pinned_in: str) -> str:
     return digest
 
 
+FRESH_SEED_BITS = 128  # a drawn seed no one can guess before the run
+FRESH_SEED_DIGITS = 39  # enough to replay any drawn seed (2**128 - 1 has 39 digits)
+
+
+def is_fresh(name: str) -> bool:
+    return name == "fresh" or name.startswith("fresh:")
+
+
+def resolve_fresh(name: str) -> str:
+    """`fresh` becomes `fresh:<a 128-bit seed drawn now>`, so the set is the one nobody could see
+    before the run, and its name (kept in the record) says how to rebuild it; other names pass."""
+    if name == "fresh":
+        import secrets
+
+        return f"fresh:{secrets.randbits(FRESH_SEED_BITS)}"
+    return name
+
+
 def parse_fresh(name: str) -> int | None:
     if not name.startswith("fresh"):
         return None
-    match = re.fullmatch(r"fresh:(\d{1,18})", name)
+    match = re.fullmatch(rf"fresh:(\d{{1,{FRESH_SEED_DIGITS}}})", name)
     if not match:
         raise InstanceSetNotFound(
-            f"expected fresh:SEED with SEED a non-negative integer, got '{name}'; e.g. --set fresh:20261123")
+            f"expected fresh (a seed drawn now) or fresh:SEED with SEED a non-negative integer of at most "
+            f"{FRESH_SEED_DIGITS} digits, got '{name}'; e.g. --set fresh or --set fresh:20261123")
     return int(match.group(1))
 
 
 def load_set(task: Task, name: str) -> InstanceSet:
     spec = task.spec
+    name = resolve_fresh(name)
     seed = parse_fresh(name)
     if seed is not None:
         if not spec.fresh_allowed:

@@ -155,7 +155,7 @@ def test_missing_instance_file(tiny_task):
     ("tinny", ("did you mean 'tiny'?", "fresh:SEED")),
     ("fresh:abc", ("fresh:SEED", "non-negative integer")),
     ("fresh:-1", ("fresh:SEED",)),
-    ("fresh", ("fresh:SEED",)),
+    ("fresh:", ("fresh:SEED",)),  # plain `fresh` draws a seed (test_fresh_sets.py)
 ])
 def test_unknown_set(tiny_task, name, words):
     with pytest.raises(InstanceSetNotFound) as excinfo:
