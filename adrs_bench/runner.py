@@ -19,7 +19,8 @@ from . import __version__
 from .instances import InstanceSet, load_set
 from .registry import Task
 from .sandbox.checks import CheckedSubmission, check_submission
-from .sandbox.process import OK, TIMEOUT, SandboxSession
+from .sandbox.replies import OK, TIMEOUT
+from .sandbox.session import SandboxSession
 from .task_api import STATUSES, InstanceOutcome
 
 Progress = Callable[[int, int, InstanceOutcome], None]

@@ -20,7 +20,8 @@ from collections import deque
 
 from adrs_bench.registry import get_task
 from adrs_bench.sandbox.checks import check_submission
-from adrs_bench.sandbox.process import OK, Reply, SandboxSession
+from adrs_bench.sandbox.replies import OK, Reply
+from adrs_bench.sandbox.session import SandboxSession
 from adrs_bench.serving import ClusterConfig, Simulator, least_loaded
 from adrs_bench.tasks.llm_routing import adapter, bridge, evaluator, generate
 

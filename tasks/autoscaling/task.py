@@ -14,7 +14,7 @@ import numpy as np
 
 from adrs_bench import serving
 from adrs_bench.sandbox.described import restore
-from adrs_bench.sandbox.process import OK, TIMEOUT
+from adrs_bench.sandbox.replies import OK, TIMEOUT
 from adrs_bench.serving import RequestTooLarge, Stalled
 from adrs_bench.spec import load_spec
 from adrs_bench.task_api import InstanceOutcome
@@ -85,8 +85,7 @@ class Autoscaling:
     def payload(self, case) -> None:
         return None  # run_case drives the child itself
 
-    def child_adapter(self, namespace: dict, payload: dict):
-        return adapter.run_call(namespace, payload)
+    child_adapter = staticmethod(adapter.run_call)  # runs in the child; the fork server imports it by name
 
     def failed_metrics(self, case) -> dict:
         ref = case.reference

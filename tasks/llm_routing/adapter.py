@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 
 from adrs_bench.sandbox.described import describe
-from adrs_bench.sandbox.process import describe_exception
+from adrs_bench.sandbox.replies import describe_exception
 
 from .mirror import Mirror, Request
 

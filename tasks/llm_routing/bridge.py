@@ -13,7 +13,8 @@ from array import array
 from dataclasses import dataclass, field
 
 from adrs_bench.sandbox.described import restore
-from adrs_bench.sandbox.process import OK, TIMEOUT, SandboxSession, one_line
+from adrs_bench.sandbox.replies import OK, TIMEOUT, one_line
+from adrs_bench.sandbox.session import SandboxSession
 from adrs_bench.serving import ClusterConfig, RequestSpec, RequestTooLarge, RouterError, RunResult, Simulator, Stalled
 
 from .generate import Trace

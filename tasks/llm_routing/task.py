@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from adrs_bench import serving
-from adrs_bench.sandbox.process import OK, TIMEOUT
+from adrs_bench.sandbox.replies import OK, TIMEOUT
 from adrs_bench.task_api import InstanceOutcome
 
 from . import adapter, evaluator
@@ -40,8 +40,7 @@ class LlmRouting:
     def payload(self, case: Trace) -> None:
         return None  # run_case drives the child itself
 
-    def child_adapter(self, namespace: dict, payload: dict):
-        return adapter.run_call(namespace, payload)
+    child_adapter = staticmethod(adapter.run_call)  # runs in the child; the fork server imports it by name
 
     def failed_metrics(self, case: Trace) -> dict:
         return evaluator.reference_metrics(case)

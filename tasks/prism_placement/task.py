@@ -33,8 +33,7 @@ class PrismPlacement:
         return {"gpu_num": case.gpu_num,
                 "models": [[m.model_name, m.model_size, m.req_rate, m.slo] for m in case.models]}
 
-    def child_adapter(self, namespace: dict, payload: dict):
-        return adapter.run_placement(namespace, payload)
+    child_adapter = staticmethod(adapter.run_placement)  # runs in the child; the fork server imports it by name
 
     def evaluate(self, case: Case, raw):
         return evaluator.evaluate(case, raw)

@@ -1,0 +1,229 @@
+"""The fork server: a clean interpreter from which every sandboxed child is made.
+
+The harness starts it once (`python -c ...`, a fresh interpreter that has imported numpy, the guards
+and the task adapters, and nothing else), before it loads any instance set, reference or result. So a
+child, forked from here, holds in its memory only what its own pipe brings it: the visible part of
+the cases it is asked about. Each request makes a *supervisor* that reads the child's setup, confines
+itself (isolation.py), forks the child (PID 1 of fresh namespaces) and reports the child's pid, the
+isolation it got and, at the end, how it died (wait status, CPU seconds, peak memory).
+
+One request = one SOCK_SEQPACKET message naming the task adapter, carrying three descriptors: the
+child's request pipe (read end), its reply pipe (write end) and the supervisor's status pipe (write
+end). The harness keeps the other ends.
+"""
+from __future__ import annotations
+
+import atexit
+import importlib
+import json
+import marshal
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from . import isolation, wire
+
+READY = b"ready"
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+# Imported once in the server so that a child never reads a file to import them (it cannot: its root
+# is empty). A submission may import only what its task allows; these cover every shipped task.
+PREIMPORTED = ("numpy", "numpy.random", "numpy.linalg", "dataclasses", "typing", "math", "random", "copy",
+               "collections", "functools", "itertools", "heapq", "bisect", "time", "statistics", "string",
+               "operator", "adrs_bench.sandbox.child")
+START_SECONDS = 120.0
+
+
+# ----------------------------------------------------------------------------- server side
+
+def resolve(reference: str):
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def close_other_descriptors(keep: tuple[int, ...]) -> None:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def supervise(req_fd: int, rep_fd: int, status_fd: int) -> None:
+    """The supervisor: read the setup, confine, fork the child, report its pid, wait, report its end."""
+    close_other_descriptors((req_fd, rep_fd, status_fd))
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    setup = wire.read_frame(req_fd)
+    if setup is None:
+        return
+    for name in setup["allowed_imports"]:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # the submission's import will fail with the sandbox's own message
+    adapter = resolve(setup["adapter"])
+    address_space = isolation.address_space_bytes()
+    policy = isolation.IsolationPolicy(**setup["policy"])
+    got = isolation.confine_supervisor(policy)
+    pid = os.fork()
+    if pid == 0:
+        status = 0
+        try:
+            os.close(status_fd)
+            from .child import serve
+
+            serve(req_fd, rep_fd, setup, adapter, got, address_space)
+        except BaseException:
+            status = 70
+        finally:
+            os._exit(status)
+    os.close(req_fd)
+    os.close(rep_fd)
+    report(status_fd, {"pid": pid, "isolation": got.as_record()})
+    _, status, usage = os.wait4(pid, 0)
+    report(status_fd, {"wait_status": status, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                       "peak_memory_mb": usage.ru_maxrss / 1024})
+
+
+def report(fd: int, message: dict) -> None:
+    os.write(fd, json.dumps(message).encode() + b"\n")
+
+
+def serve_forever(sock: socket.socket) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # supervisors are reaped by the kernel
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the harness's to handle
+    for name in PREIMPORTED:
+        importlib.import_module(name)
+    from . import syscalls
+
+    syscalls.load_module()
+    adapters: dict[str, Any] = {}
+    sock.send(READY)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 65536, 3)
+        except OSError:
+            return
+        if not message:
+            return  # the harness is gone
+        reference = marshal.loads(message)
+        if reference not in adapters:
+            try:
+                adapters[reference] = resolve(reference)
+            except Exception:
+                pass  # the supervisor will fail on it and the child's absence says so
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                sock.close()
+                supervise(*fds)
+            except BaseException:
+                code = 70
+            finally:
+                os._exit(code)
+        for fd in fds:
+            os.close(fd)
+
+
+def main() -> None:
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    serve_forever(sock)
+
+
+# ----------------------------------------------------------------------------- harness side
+
+class ForkServerError(RuntimeError):
+    pass
+
+
+class ForkServer:
+    """The harness's handle on its fork server; one per harness process, started on first use."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = dict(os.environ)
+        for name in BLAS_THREAD_VARIABLES:
+            env[name] = "1"  # before numpy loads there: BLAS single-threaded in every child
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from adrs_bench.sandbox.forkserver import main; main()", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=env, close_fds=True)
+        theirs.close()
+        self.sock = ours
+        self.ready = False
+        self.lock = threading.Lock()
+
+    def wait_ready(self) -> None:
+        if self.ready:
+            return
+        if not select.select([self.sock], [], [], START_SECONDS)[0]:
+            raise ForkServerError(f"the sandbox's fork server did not start within {START_SECONDS:g} s")
+        if self.sock.recv(16) != READY:
+            error = self.process.stderr.read().decode(errors="replace").strip().splitlines()
+            raise ForkServerError("the sandbox's fork server failed to start: " + (error[-1] if error else "no message"))
+        self.ready = True
+        self.process.stderr.close()
+
+    def spawn(self, adapter: str) -> tuple[int, int, int]:
+        """A new supervised child: (request pipe write end, reply pipe read end, status pipe read end)."""
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        status_r, status_w = os.pipe()
+        try:
+            with self.lock:
+                self.wait_ready()
+                socket.send_fds(self.sock, [marshal.dumps(adapter)], [req_r, rep_w, status_w])
+        finally:
+            for fd in (req_r, rep_w, status_w):
+                os.close(fd)
+        return req_w, rep_r, status_r
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        finally:
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+SERVER: ForkServer | None = None
+SERVER_LOCK = threading.Lock()
+
+
+def server() -> ForkServer:
+    """This process's fork server, started now if it is not running."""
+    global SERVER
+    with SERVER_LOCK:
+        if SERVER is None or not SERVER.alive():
+            SERVER = ForkServer()
+        return SERVER
+
+
+def prestart() -> None:
+    """Start the fork server early (before any instance set is loaded), so that it boots while the
+    harness loads the set and checks the submission."""
+    server()
+
+
+@atexit.register
+def shutdown() -> None:
+    global SERVER
+    if SERVER is not None:
+        SERVER.close()
+        SERVER = None
