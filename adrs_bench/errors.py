@@ -57,3 +57,7 @@ class NotComparable(AdrsError):
 
 class UsageError(AdrsError):
     pass
+
+
+class IsolationUnavailable(AdrsError):
+    """--require-isolation was given and a sandbox child lacked part of the OS boundary."""
