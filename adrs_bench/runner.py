@@ -20,15 +20,19 @@ from .instances import InstanceSet, load_set
 from .registry import Task
 from .sandbox.checks import CheckedSubmission, check_submission
 from .sandbox.replies import OK, TIMEOUT
+from .sandbox import forkserver
+from .sandbox.isolation import Isolation
 from .sandbox.session import SandboxSession
 from .task_api import STATUSES, InstanceOutcome
 
 Progress = Callable[[int, int, InstanceOutcome], None]
 
 
-def case_seed(case_id: str) -> int:
-    """The seed `random` and `numpy.random` get before a case: fixed by the case, not the run."""
-    return int.from_bytes(hashlib.sha256(case_id.encode()).digest()[:8], "big")
+def case_seed(plugin, case) -> int:
+    """The seed `random` and `numpy.random` get before a case: a hash of the case's whole content, never
+    of its id, so reruns are bit-identical while the seed tells nothing the case itself does not (and
+    for a set drawn at run time cannot be known in advance)."""
+    return int.from_bytes(hashlib.sha256(plugin.seed_material(case)).digest()[:8], "big")
 
 
 def evaluator_sha256(task: Task) -> str:
@@ -62,7 +66,8 @@ def out_of_time(plugin, case, case_id: str, limits) -> InstanceOutcome:
 
 
 def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indices: Sequence[int],
-              outcomes: list, started: float, progress: Callable[[InstanceOutcome], None]) -> None:
+              outcomes: list, started: float, progress: Callable[[InstanceOutcome], None],
+              isolations: list, require_isolation: bool = False) -> None:
     """Run the cases at `indices` in one sandboxed child (re-forked after a failure).
 
     One-call tasks are pipelined: as soon as the child answers case i, case i+1 is sent, and the parent
@@ -72,71 +77,82 @@ def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indice
     spec, plugin = task.spec, task.plugin
     limits = spec.limits
     with SandboxSession(submission.code, str(submission.path), plugin.child_adapter,
-                        spec.allowed_imports, limits) as session:
-        if hasattr(plugin, "run_case"):  # a stateful task drives the child itself (many calls per case)
-            for index in indices:
-                case = cases[index]
-                case_id = plugin.case_id(case)
-                remaining = limits.total_seconds - (time.monotonic() - started)
-                outcome = (out_of_time(plugin, case, case_id, limits) if remaining <= 0 else
-                           plugin.run_case(session, case, case_seed(case_id), limits, remaining))
-                outcomes[index] = outcome
-                progress(outcome)
-            return
+                        spec.allowed_imports, limits, require_isolation=require_isolation) as session:
+        try:
+            run_cases_in(session, plugin, limits, cases, indices, outcomes, started, progress)
+        finally:
+            if session.isolation is not None:
+                isolations.append(session.isolation)
 
-        def send(index: int):
-            """Post case `index`; return what is needed to finish it, or its outcome if it cannot run."""
+
+def run_cases_in(session: SandboxSession, plugin, limits, cases: Sequence, indices: Sequence[int], outcomes: list,
+                 started: float, progress: Callable[[InstanceOutcome], None]) -> None:
+    """The body of `run_share`, with the child's session open."""
+    if hasattr(plugin, "run_case"):  # a stateful task drives the child itself (many calls per case)
+        for index in indices:
             case = cases[index]
             case_id = plugin.case_id(case)
-            now = time.monotonic()
-            remaining = limits.total_seconds - (now - started)
-            if remaining <= 0:
-                return out_of_time(plugin, case, case_id, limits)
-            deadline = now + min(limits.instance_seconds, remaining)
-            failed = session.post(plugin.payload(case), case_seed(case_id), deadline)
-            return (index, case, case_id, now, deadline, failed)
-
-        def finish(index, case, case_id, sent, deadline, reply) -> None:
-            if reply.status == OK:
-                status, message, score, metrics, detail = plugin.evaluate(case, reply.value)
-                outcome = InstanceOutcome(case_id, status, message, score, reply.seconds, metrics, detail)
-            else:
-                outcome = InstanceOutcome(case_id, reply.status, reply.message, plugin.failed_score,
-                                          reply.seconds or (time.monotonic() - sent), plugin.failed_metrics(case))
+            remaining = limits.total_seconds - (time.monotonic() - started)
+            outcome = (out_of_time(plugin, case, case_id, limits) if remaining <= 0 else
+                       plugin.run_case(session, case, case_seed(plugin, case), limits, remaining))
             outcomes[index] = outcome
             progress(outcome)
+        return
 
-        queue = list(indices)
-        position = 0
+    def send(index: int):
+        """Post case `index`; return what is needed to finish it, or its outcome if it cannot run."""
+        case = cases[index]
+        case_id = plugin.case_id(case)
+        now = time.monotonic()
+        remaining = limits.total_seconds - (now - started)
+        if remaining <= 0:
+            return out_of_time(plugin, case, case_id, limits)
+        deadline = now + min(limits.instance_seconds, remaining)
+        failed = session.post(plugin.payload(case), case_seed(plugin, case), deadline)
+        return (index, case, case_id, now, deadline, failed)
+
+    def finish(index, case, case_id, sent, deadline, reply) -> None:
+        if reply.status == OK:
+            status, message, score, metrics, detail = plugin.evaluate(case, reply.value)
+            outcome = InstanceOutcome(case_id, status, message, score, reply.seconds, metrics, detail)
+        else:
+            outcome = InstanceOutcome(case_id, reply.status, reply.message, plugin.failed_score,
+                                      reply.seconds or (time.monotonic() - sent), plugin.failed_metrics(case))
+        outcomes[index] = outcome
+        progress(outcome)
+
+    queue = list(indices)
+    position = 0
+    inflight = None
+    while position < len(queue) or inflight is not None:
+        if inflight is None:
+            sent = send(queue[position])
+            position += 1
+            if isinstance(sent, InstanceOutcome):
+                outcomes[queue[position - 1]] = sent
+                progress(sent)
+                continue
+            inflight = sent
+        index, case, case_id, sent_at, deadline, failed = inflight
+        reply = failed if failed is not None else session.collect(deadline)
         inflight = None
-        while position < len(queue) or inflight is not None:
-            if inflight is None:
-                sent = send(queue[position])
-                position += 1
-                if isinstance(sent, InstanceOutcome):
-                    outcomes[queue[position - 1]] = sent
-                    progress(sent)
-                    continue
-                inflight = sent
-            index, case, case_id, sent_at, deadline, failed = inflight
-            reply = failed if failed is not None else session.collect(deadline)
-            inflight = None
-            if position < len(queue):  # keep the child busy while this case is scored
-                following = send(queue[position])
-                position += 1
-                if isinstance(following, InstanceOutcome):
-                    outcomes[queue[position - 1]] = following
-                    progress(following)
-                else:
-                    inflight = following
-            finish(index, case, case_id, sent_at, deadline, reply)
+        if position < len(queue):  # keep the child busy while this case is scored
+            following = send(queue[position])
+            position += 1
+            if isinstance(following, InstanceOutcome):
+                outcomes[queue[position - 1]] = following
+                progress(following)
+            else:
+                inflight = following
+        finish(index, case, case_id, sent_at, deadline, reply)
 
 
 def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progress: Progress | None = None,
-              workers: int = 1) -> list[InstanceOutcome]:
+              workers: int = 1, isolations: list | None = None, require_isolation: bool = False) -> list[InstanceOutcome]:
     """Every case's outcome, in case order. With workers > 1, each worker thread drives its own
     child over a contiguous share of the cases; scores do not depend on the number of workers."""
     outcomes: list = [None] * len(cases)
+    isolations = [] if isolations is None else isolations
     started = time.monotonic()
     lock = threading.Lock()
     done = [0]
@@ -150,13 +166,13 @@ def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progre
     workers = max(1, min(workers, len(cases)))
     shares = [range(len(cases) * w // workers, len(cases) * (w + 1) // workers) for w in range(workers)]
     if workers == 1:
-        run_share(task, submission, cases, shares[0], outcomes, started, report)
+        run_share(task, submission, cases, shares[0], outcomes, started, report, isolations, require_isolation)
     else:
         errors: list[BaseException] = []
 
         def work(share: range) -> None:
             try:
-                run_share(task, submission, cases, share, outcomes, started, report)
+                run_share(task, submission, cases, share, outcomes, started, report, isolations, require_isolation)
             except BaseException as exc:  # a harness bug: surface it, never lose cases silently
                 errors.append(exc)
 
@@ -186,8 +202,16 @@ def aggregate(task: Task, instance_set: InstanceSet, cases: Sequence, outcomes: 
     }
 
 
+def weakest(isolations: Sequence[Isolation]) -> dict | None:
+    """The isolation to record for a run: the child that had the least (normally all had the same)."""
+    if not isolations:
+        return None
+    return max(isolations, key=lambda isolation: len(isolation.missing)).as_record()
+
+
 def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmission, label: str,
-                 outcomes: Sequence[InstanceOutcome], wall_seconds: float, workers: int = 1) -> dict:
+                 outcomes: Sequence[InstanceOutcome], wall_seconds: float, workers: int = 1,
+                 isolations: Sequence[Isolation] = ()) -> dict:
     import numpy
 
     spec = task.spec
@@ -195,7 +219,8 @@ def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmi
         "schema_version": 1,
         "task": {"id": spec.id, "name": spec.name, "version": spec.version},
         "set": {"name": instance_set.name, "sha256": instance_set.sha256, "cases": len(instance_set.cases),
-                "fresh_seed": instance_set.fresh_seed, "held_out": instance_set.held_out},
+                "fresh_seed": instance_set.fresh_seed, "held_out": instance_set.held_out,
+                "kind": "shipped" if instance_set.fresh_seed is None else "fresh"},
         "submission": {"label": label, "path": str(submission.path), "sha256": submission.sha256},
         "provenance": {
             "harness_version": __version__,
@@ -206,6 +231,7 @@ def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmi
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_seconds": round(wall_seconds, 3),
             "workers": workers,
+            **({"isolation": weakest(isolations)} if isolations else {}),
         },
         "limits": {k: v for k, v in dataclasses.asdict(spec.limits).items() if v is not None},
         "metric": {"name": spec.metric.name, "direction": spec.metric.direction},
@@ -215,14 +241,17 @@ def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmi
 
 
 def run(task: Task, path: Path | str, set_name: str | None = None, label: str | None = None,
-        progress: Progress | None = None, workers: int = 1) -> tuple[dict, list[InstanceOutcome], InstanceSet]:
+        progress: Progress | None = None, workers: int = 1,
+        require_isolation: bool = False) -> tuple[dict, list[InstanceOutcome], InstanceSet]:
     """Check and run a submission on a set; return (record, outcomes, instance set)."""
     started = time.monotonic()
+    forkserver.prestart()  # before the set is loaded: the children's parent never holds it
     instance_set = load_set(task, set_name or task.spec.default_set)
     submission = check_submission(path, task.spec)
-    outcomes = run_cases(task, submission, instance_set.cases, progress, workers)
+    isolations: list[Isolation] = []
+    outcomes = run_cases(task, submission, instance_set.cases, progress, workers, isolations, require_isolation)
     record = build_record(task, instance_set, submission, label or Path(path).stem, outcomes,
-                          time.monotonic() - started, workers)
+                          time.monotonic() - started, workers, isolations)
     return record, outcomes, instance_set
 
 

@@ -640,7 +640,7 @@ def test_cpu_time_limit(run_source, task):
                           on_task=cpu)
     assert time.monotonic() - started < 4.8  # the CPU limit, not the wall clock, stopped it
     assert outcomes[0].status == "timeout"
-    assert "SIGXCPU" in outcomes[0].message and "CPU-time limit of 1 s" in outcomes[0].message
+    assert "CPU-time limit of 1 s" in outcomes[0].message
 
 
 def test_module_load_timeout_fails_every_instance(run_source, task):

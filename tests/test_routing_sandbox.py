@@ -17,7 +17,7 @@ from adrs_bench.instances import load_set
 from adrs_bench.registry import Task, get_task
 from adrs_bench.runner import run, run_cases
 from adrs_bench.sandbox.checks import check_submission
-from adrs_bench.sandbox.process import SandboxSession
+from adrs_bench.sandbox.session import SandboxSession
 from adrs_bench.serving import ClusterConfig, ReplicaConfig, Simulator, least_loaded
 from adrs_bench.tasks.llm_routing import evaluator, generate
 from adrs_bench.tasks.llm_routing.bridge import REPLICA_STATE_FIELDS, request_specs, simulate_sandboxed

@@ -17,7 +17,7 @@ from adrs_bench.sandbox.described import restore
 from adrs_bench.sandbox.replies import OK, TIMEOUT
 from adrs_bench.serving import RequestTooLarge, Stalled
 from adrs_bench.spec import load_spec
-from adrs_bench.task_api import InstanceOutcome
+from adrs_bench.task_api import InstanceOutcome, content_bytes
 
 from . import adapter, evaluator
 from .control import TIMELINE_FIELDS, PolicyAbort, describe_call
@@ -84,6 +84,9 @@ class Autoscaling:
 
     def payload(self, case) -> None:
         return None  # run_case drives the child itself
+
+    def seed_material(self, case) -> bytes:
+        return content_bytes([case.trace.arrival_times, case.trace.prompt_tokens, case.trace.decode_tokens])
 
     child_adapter = staticmethod(adapter.run_call)  # runs in the child; the fork server imports it by name
 

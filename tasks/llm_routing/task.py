@@ -11,7 +11,7 @@ from typing import Sequence
 
 from adrs_bench import serving
 from adrs_bench.sandbox.replies import OK, TIMEOUT
-from adrs_bench.task_api import InstanceOutcome
+from adrs_bench.task_api import InstanceOutcome, content_bytes
 
 from . import adapter, evaluator
 from .bridge import REPLICA_STATE_FIELDS, simulate_sandboxed
@@ -39,6 +39,9 @@ class LlmRouting:
 
     def payload(self, case: Trace) -> None:
         return None  # run_case drives the child itself
+
+    def seed_material(self, case) -> bytes:
+        return content_bytes([case.arrival_times, case.prompt_tokens, case.decode_tokens])
 
     child_adapter = staticmethod(adapter.run_call)  # runs in the child; the fork server imports it by name
 

@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import Sequence
 
-from adrs_bench.task_api import InstanceOutcome
+from adrs_bench.task_api import InstanceOutcome, content_bytes
 
 from . import adapter, evaluator
 from .instance import Case, parse_document
@@ -32,6 +32,9 @@ class PrismPlacement:
     def payload(self, case: Case) -> dict:
         return {"gpu_num": case.gpu_num,
                 "models": [[m.model_name, m.model_size, m.req_rate, m.slo] for m in case.models]}
+
+    def seed_material(self, case: Case) -> bytes:
+        return content_bytes(self.payload(case))
 
     child_adapter = staticmethod(adapter.run_placement)  # runs in the child; the fork server imports it by name
 
