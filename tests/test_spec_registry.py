@@ -55,7 +55,8 @@ def test_versioned_name_must_match():
 
 @pytest.mark.parametrize("name", ["fresh", "fresh:", "fresh:abc", "fresh:-1"])
 def test_bad_fresh_seed(name):
-    with pytest.raises(InstanceSetNotFound, match="expected fresh:SEED"):
+    """parse_fresh reads a resolved name; plain `fresh` is resolved (a seed drawn) before it."""
+    with pytest.raises(InstanceSetNotFound, match=r"expected fresh \(a seed drawn now\) or fresh:SEED"):
         parse_fresh(name)
 
 

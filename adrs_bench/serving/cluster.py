@@ -19,11 +19,11 @@ ends with `Stalled` at once, or, when a control policy ticks, after `stall_ticks
 from __future__ import annotations
 
 import math
-import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
+from adrs_bench.quote import clip, quote
 from adrs_bench.serving.errors import RouterError, Stalled
 from adrs_bench.serving.events import Clock, EventKind, EventQueue
 from adrs_bench.serving.metrics import ReplicaRecord, RequestRecord, RunResult
@@ -336,7 +336,7 @@ class Simulator:
         try:
             answer = self.router(snapshot)
         except Exception as exc:  # the router's own failure, reported as the router's
-            raise RouterError(f"raised {type(exc).__name__}: {exc}", now, call) from exc
+            raise RouterError(f"raised {clip(f'{type(exc).__name__}: {exc}')}", now, call) from exc
         pairs = self._validate(answer, now, call)
         for replica, request in pairs:
             del queue[request.id]
@@ -353,17 +353,17 @@ class Simulator:
         seen: set[int] = set()
         for position, item in enumerate(answer):
             if not isinstance(item, (tuple, list)) or len(item) != 2:
-                raise RouterError(f"item {position} is {reprlib.repr(item)}; expected a (replica_id, request_id) "
+                raise RouterError(f"item {position} is {quote(item)}; expected a (replica_id, request_id) "
                                   f"pair", now, call)
             replica_id, request_id = item
             if isinstance(request_id, RequestView):
                 request_id = request_id.id
             replica = self._accepting_by_id.get(replica_id) if _is_int(replica_id) else None
             if replica is None:
-                raise RouterError(f"item {position}: unknown replica id {reprlib.repr(replica_id)}; replicas "
+                raise RouterError(f"item {position}: unknown replica id {quote(replica_id)}; replicas "
                                   f"accepting requests are {sorted(self._accepting_by_id)}", now, call)
             if not _is_int(request_id):
-                raise RouterError(f"item {position}: request id {reprlib.repr(request_id)} is not an int",
+                raise RouterError(f"item {position}: request id {quote(request_id)} is not an int",
                                   now, call)
             if request_id in seen:
                 raise RouterError(f"item {position}: request {request_id} is dispatched twice", now, call)

@@ -9,13 +9,15 @@ Rules (one place):
   production-style scaler removes the least busy. A removed replica takes no new requests, finishes
   its own and is charged until it leaves.
 - An answer that is not an int within [min_replicas, max_replicas] ends the run as invalid, with the
-  call and the simulated time named; it is never clamped.
+  call and the simulated time named and the answer described in a few words (quote.py); it is never
+  clamped.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from adrs_bench.quote import quote
 from adrs_bench.serving import ClusterView, Profile, solo_latency
 
 from .settings import Settings
@@ -92,7 +94,7 @@ class Controller:
         settings = self.settings
         if isinstance(desired, bool) or not isinstance(desired, int) or not (
                 settings.min_replicas <= desired <= settings.max_replicas):
-            raise PolicyAbort("invalid", f"{describe_call(self.calls, now)}: decide returned {desired!r}; expected "
+            raise PolicyAbort("invalid", f"{describe_call(self.calls, now)}: decide returned {quote(desired)}; expected "
                                          f"an int from {settings.min_replicas} to {settings.max_replicas}")
         self.apply(now, view, desired)
         self.timeline.append((now, desired, metrics["ready"], metrics["starting"], metrics["draining"],

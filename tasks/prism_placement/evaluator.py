@@ -12,6 +12,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from adrs_bench.quote import clip
+
 from .instance import Case
 from .kvpr import GPU_MEMORY_GB, gpu_loads, max_kvpr_exact
 
@@ -23,7 +25,8 @@ class PlacementInvalid(Exception):
 
 
 def describe_bad_key(key: dict, gpu_num: int) -> str:
-    return f"GPU id {key.get('repr', '?')} is a {key.get('type', '?')}, expected an int in 0..{gpu_num - 1}"
+    return (f"GPU id {clip(key.get('repr', '?'), 40)} is a {clip(key.get('type', '?'), 40)}, expected an int in "
+            f"0..{gpu_num - 1}")
 
 
 def assignment_from(case: Case, raw: Any) -> list[int]:
@@ -33,7 +36,7 @@ def assignment_from(case: Case, raw: Any) -> list[int]:
         raise PlacementInvalid("the child's report is malformed")
     if raw["kind"] == "not_a_dict":
         raise PlacementInvalid(
-            f"expected a dict mapping GPU id to a list of models, got {str(raw.get('type'))[:40]}")
+            f"expected a dict mapping GPU id to a list of models, got {clip(raw.get('type'), 40)}")
     if raw["kind"] == "too_large":
         raise PlacementInvalid(f"the placement lists far more entries than the {n} models and {gpu_num} GPUs")
     assignment: list[int | None] = [None] * n
@@ -51,7 +54,7 @@ def assignment_from(case: Case, raw: Any) -> list[int]:
             raise PlacementInvalid(f"GPU id {gpu_id} is out of range, expected an int in 0..{gpu_num - 1}")
         if "models" not in gpu:
             raise PlacementInvalid(
-                f"GPU {gpu_id}: expected a list of models, got {str(gpu.get('value_type'))[:40]}")
+                f"GPU {gpu_id}: expected a list of models, got {clip(gpu.get('value_type'), 40)}")
         entries = gpu["models"]
         if not isinstance(entries, list):
             raise PlacementInvalid("the child's report is malformed")
@@ -59,10 +62,10 @@ def assignment_from(case: Case, raw: Any) -> list[int]:
             if isinstance(entry, dict):
                 if "altered" in entry:
                     raise PlacementInvalid(
-                        f"GPU {gpu_id}: a copy of {str(entry['altered'])[:40]} has other size, rate or slo "
+                        f"GPU {gpu_id}: a copy of {clip(entry['altered'], 40)} has other size, rate or slo "
                         "than the input model")
                 raise PlacementInvalid(
-                    f"GPU {gpu_id}: holds a {str(entry.get('foreign'))[:40]} that is not one of the input models")
+                    f"GPU {gpu_id}: holds a {clip(entry.get('foreign'), 40)} that is not one of the input models")
             if type(entry) is not int or not 0 <= entry < n:
                 raise PlacementInvalid("the child's report is malformed")
             if assignment[entry] is not None:
