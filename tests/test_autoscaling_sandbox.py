@@ -192,7 +192,7 @@ def test_decide_raises(outcome_of):
             def decide(self, metrics):
                 raise ValueError("no answer")
     """)
-    assert (o.status, o.message) == ("error", f"{FIRST_CALL}ValueError: no answer (line 4)")
+    assert (o.status, o.message) == ("error", f"{FIRST_CALL}raised ValueError: no answer (line 4)")
     assert o.metrics["decide_calls"] == 1
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from adrs_bench.quote import quote
+from adrs_bench.sandbox.remote import CallAborted
 from adrs_bench.serving import ClusterView, Profile, solo_latency
 
 from .settings import Settings
@@ -25,13 +26,7 @@ from .settings import Settings
 TIMELINE_FIELDS = ("time", "desired", "ready", "starting", "draining", "arrivals", "finished", "queued")
 
 
-class PolicyAbort(Exception):
-    """The policy failed a call or answered outside the rules; ends the run with `status`."""
-
-    def __init__(self, status: str, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+PolicyAbort = CallAborted  # the one abort of a sandboxed call (adrs_bench/sandbox/remote.py)
 
 
 def describe_call(call: int, now: float) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 
 from adrs_bench import serving
 from adrs_bench.sandbox.described import restore
+from adrs_bench.sandbox.remote import RemoteCaller
 from adrs_bench.sandbox.replies import OK, TIMEOUT
 from adrs_bench.serving import RequestTooLarge, Stalled
 from adrs_bench.spec import load_spec
@@ -39,28 +40,16 @@ class SandboxedPolicy:
     """The controller's decide callable: one round trip to the child per control interval."""
 
     def __init__(self, session, call_seconds: float, deadline: float, budget: float):
-        self.session, self.call_seconds, self.deadline, self.budget = session, call_seconds, deadline, budget
+        self.remote = RemoteCaller(session, call_seconds, deadline, budget, "the policy", "decide", "trace")
         self.calls = 0
-        self.child_seconds = 0.0
+
+    @property
+    def child_seconds(self) -> float:
+        return self.remote.child_seconds
 
     def __call__(self, metrics: dict):
         self.calls += 1
-        where = describe_call(self.calls, metrics["time"])
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise PolicyAbort(TIMEOUT, f"{where}: the policy used up the per-trace limit of {self.budget:g} s")
-        timeout = min(self.call_seconds, remaining)
-        reply = self.session.call({"op": "decide", "metrics": metrics}, None, timeout)
-        self.child_seconds += reply.seconds
-        if reply.status != OK:
-            message = reply.message
-            if reply.status == TIMEOUT:
-                limit = (f"the per-call limit of {self.call_seconds:g} s" if timeout == self.call_seconds
-                         else f"the per-trace limit of {self.budget:g} s")
-                message = f"no answer within {limit}; {message}"
-            raise PolicyAbort(reply.status, f"{where}: {message}")
-        value = reply.value
-        return restore(value)
+        return restore(self.remote.call({"op": "decide", "metrics": metrics}, describe_call(self.calls, metrics["time"])))
 
 
 class Autoscaling:

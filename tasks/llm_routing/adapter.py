@@ -3,24 +3,19 @@
 Protocol (payloads from the parent, one per call):
 - `{"op": "init", "replicas": [[id, total_blocks, block_size], ...], "filename": ...}` builds a fresh
   mirror and a fresh `Router()`; a new simulation (seed) always starts with it.
-- `{"op": "batch", "calls": [[time, journal, counters], ...]}` makes several schedule calls in order:
-  each replays its journal into the mirror, sets the router's attributes (vidur's global-scheduler names
-  without the underscore) and calls `router.schedule()`. The parent batches the calls made while the
-  global queue is empty (whose only valid answer is []) with the next call that can dispatch, which
-  halves the round trips without skipping or reordering a call.
+- `{"op": "schedule", "call": [time, journal, counters]}` makes one schedule call: it replays the journal
+  into the mirror, sets the router's attributes (vidur's global-scheduler names without the underscore)
+  and calls `router.schedule()`. The parent sends the calls made while the global queue is empty (whose
+  only valid answer is []) together with the next call that can dispatch, in one write; the child answers
+  each on its own, so each keeps its own wall-clock limit (see adrs_bench/sandbox/remote.py).
 
-The reply: `{"answers": [...], "seconds": [...]}`, one per call made, plus `"failed": {index, status,
-message}` if a call raised (the rest of the batch is not made). An answer is the router's return value
-as plain data: a list of `[replica_id, request_id]` (request objects become their ids), else
-`{"not_a_list": type name}`. Nothing here is trusted by the parent, which validates every pair against
+The answer is the router's return value as plain data: a list of `[replica_id, request_id]` (request
+objects become their ids), else `{"not_a_list": type name}`; an exception is the call's error. Nothing here is trusted by the parent, which validates every pair against
 its own queue.
 """
 from __future__ import annotations
 
-import time
-
 from adrs_bench.sandbox.described import describe
-from adrs_bench.sandbox.replies import describe_exception
 
 from .mirror import Mirror, Request
 
@@ -63,22 +58,9 @@ def run_call(namespace: dict, payload: dict):
             raise TypeError(f"expected {ENTRY_POINT} to define schedule(self), got none")
         STATE["router"] = router
         return None
-    if op != "batch":
+    if op != "schedule":
         raise ValueError(f"unknown operation {op!r}")
-    answers, seconds = [], []
-    for call in payload["calls"]:
-        started = time.perf_counter()
-        try:
-            answers.append(schedule_once(call))
-        except MemoryError:
-            return {"answers": answers, "seconds": seconds,
-                    "failed": {"index": len(answers), "status": "memory", "message": "ran out of memory (MemoryError)"}}
-        except BaseException as exc:  # the router's failure: name the call it happened in
-            return {"answers": answers, "seconds": seconds,
-                    "failed": {"index": len(answers), "status": "error",
-                               "message": "raised " + describe_exception(exc, STATE.get("filename", ""))}}
-        seconds.append(time.perf_counter() - started)
-    return {"answers": answers, "seconds": seconds}
+    return schedule_once(payload["call"])
 
 
 def schedule_once(call: list):

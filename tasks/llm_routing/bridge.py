@@ -13,7 +13,8 @@ from array import array
 from dataclasses import dataclass, field
 
 from adrs_bench.sandbox.described import restore
-from adrs_bench.sandbox.replies import OK, TIMEOUT, one_line
+from adrs_bench.sandbox.remote import CallAborted, RemoteCaller
+from adrs_bench.sandbox.replies import OK
 from adrs_bench.sandbox.session import SandboxSession
 from adrs_bench.serving import ClusterConfig, RequestSpec, RequestTooLarge, RouterError, RunResult, Simulator, Stalled
 
@@ -22,15 +23,6 @@ from .generate import Trace
 INVALID, STALLED = "invalid", "stalled"
 MAX_BATCH = 64  # calls sent together at most (a router that never dispatches is still heard from)
 REPLICA_STATE_FIELDS = ("call", "time", "replica_id", "waiting", "running", "allocated_blocks")
-
-
-class RouterAbort(Exception):
-    """The child failed a call (raised, timed out, crashed, ran out of memory) or answered nonsense."""
-
-    def __init__(self, status: str, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -46,11 +38,8 @@ class SandboxedRouter:
 
     def __init__(self, session: SandboxSession, journal: list, call_seconds: float, deadline: float,
                  seed_budget: float, record_states: bool = True):
-        self.session = session
+        self.remote = RemoteCaller(session, call_seconds, deadline, seed_budget, "the router", "schedule", "seed")
         self.journal = journal
-        self.call_seconds = call_seconds
-        self.deadline = deadline  # monotonic time by which the seed (all its calls) must be done
-        self.seed_budget = seed_budget
         self.record_states = record_states
         self.stats = RouterStats()
         self.outbox: list = []  # calls made while the queue was empty, not yet sent: ((call, time), call)
@@ -75,67 +64,32 @@ class SandboxedRouter:
         return self.flush()
 
     def flush(self) -> list:
-        """Send the batched calls, check every answer in order, return the last one's pairs."""
+        """Send the batched calls (each under its own per-call limit), check every answer in order,
+        return the last one's pairs."""
         if not self.outbox:
             return []
         batch, self.outbox = self.outbox, []
-        where = batch[-1][0]
-        now = time.monotonic()
-        if now >= self.deadline:
-            raise RouterAbort(TIMEOUT, f"{describe_call(batch[0][0])}: the router used up the per-seed limit of "
-                                       f"{self.seed_budget:g} s; make schedule faster")
-        deadline = min(now + self.call_seconds * len(batch), self.deadline)
-        started = time.perf_counter()
-        reply = self.session.call({"op": "batch", "calls": [call for _, call in batch]}, None, deadline - now)
-        self.stats.wait_seconds += time.perf_counter() - started
-        if reply.status != OK:
-            self._abort(batch[0][0] if len(batch) == 1 else where, reply, deadline, len(batch))
-        value = reply.value
-        if not (isinstance(value, dict) and isinstance(value.get("answers"), list)
-                and isinstance(value.get("seconds"), list)):
-            raise RouterAbort(INVALID, f"{describe_call(where)}: the child sent a malformed answer")
-        answers, seconds = value["answers"], value["seconds"]
+        wheres = [describe_call(where) for where, _ in batch]
+        answers = self.remote.call_many([{"op": "schedule", "call": call} for _, call in batch], wheres)
         self.stats.calls += len(answers)
+        self.stats.child_seconds = self.remote.child_seconds
+        self.stats.wait_seconds = self.remote.wait_seconds
         pairs: list = []
         for index, answer in enumerate(answers):
-            call_where = batch[index][0]
-            took = seconds[index] if index < len(seconds) and isinstance(seconds[index], (int, float)) else 0.0
-            self.stats.child_seconds += took
-            if took > self.call_seconds:
-                raise RouterAbort(TIMEOUT, f"{describe_call(call_where)}: schedule took {took:.3f} s, over the "
-                                           f"per-call limit of {self.call_seconds:g} s")
-            pairs = self._pairs(call_where, answer)
+            pairs = self._pairs(batch[index][0], answer)
             if pairs and index < len(batch) - 1:
-                raise RouterAbort(INVALID, f"{describe_call(call_where)}: returned {len(pairs)} pair(s) while the "
+                raise CallAborted(INVALID, f"{wheres[index]}: returned {len(pairs)} pair(s) while the "
                                            f"global queue was empty; expected []")
-        failed = value.get("failed")
-        if failed is not None or len(answers) != len(batch):
-            index = failed.get("index", len(answers)) if isinstance(failed, dict) else len(answers)
-            call_where = batch[min(max(int(index), 0), len(batch) - 1)][0] if isinstance(index, int) else where
-            status = failed.get("status") if isinstance(failed, dict) else None
-            message = failed.get("message") if isinstance(failed, dict) else None
-            raise RouterAbort(status if status in ("error", "memory") else "crashed",
-                              f"{describe_call(call_where)}: {one_line(str(message or 'no answer'))}")
         return pairs
-
-    def _abort(self, where: tuple[int, float], reply, deadline: float, calls: int) -> None:
-        message = reply.message
-        if reply.status == TIMEOUT and deadline >= self.deadline:
-            message = f"the per-seed limit of {self.seed_budget:g} s ran out during the call; {message}"
-        elif reply.status == TIMEOUT:
-            message = f"no answer within the per-call limit of {self.call_seconds:g} s; {message}"
-        if calls > 1:
-            message += f" (one of {calls} calls sent together, the last shown)"
-        raise RouterAbort(reply.status, f"{describe_call(where)}: {message}")
 
     @staticmethod
     def _pairs(where: tuple[int, float], answer) -> list:
         if isinstance(answer, dict):
             got = answer.get("not_a_list", "something else")
-            raise RouterAbort(INVALID, f"{describe_call(where)}: schedule returned {got}; expected a list of "
+            raise CallAborted(INVALID, f"{describe_call(where)}: schedule returned {got}; expected a list of "
                                        f"(replica_id, request) pairs")
         if not isinstance(answer, list):
-            raise RouterAbort(INVALID, f"{describe_call(where)}: the child sent a malformed answer")
+            raise CallAborted(INVALID, f"{describe_call(where)}: the child sent a malformed answer")
         return [tuple(restore(part) for part in item) if isinstance(item, list) else restore(item)
                 for item in answer]
 
@@ -175,11 +129,11 @@ def simulate_sandboxed(session: SandboxSession, trace: Trace, config: ClusterCon
     try:
         result = simulator.run()
         router.flush()  # the calls made after the last dispatch still count: they must answer, and []
-    except RouterAbort as exc:
+    except CallAborted as exc:
         return SeedRun(exc.status, exc.message, None, router.stats, time.monotonic() - started)
     except RouterError as exc:
         cause = exc.__cause__
-        if isinstance(cause, RouterAbort):
+        if isinstance(cause, CallAborted):
             return SeedRun(cause.status, cause.message, None, router.stats, time.monotonic() - started)
         return SeedRun(INVALID, str(exc), None, router.stats, time.monotonic() - started)
     except Stalled as exc:
