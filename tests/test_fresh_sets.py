@@ -16,7 +16,7 @@ from adrs_bench import results
 from adrs_bench.cli import main
 from adrs_bench.errors import InstanceSetNotFound
 from adrs_bench.instances import FRESH_SEED_BITS, load_set, parse_fresh, resolve_fresh
-from adrs_bench.registry import Task, get_task
+from adrs_bench.registry import Task
 from adrs_bench.tasks.autoscaling import generate as autoscaling_generate
 from adrs_bench.tasks.llm_routing import generate as routing_generate
 from adrs_bench.tasks.prism_placement import generate as prism_generate
