@@ -146,9 +146,12 @@ def progress_printer(enabled: bool):
               help="Sandboxed children running cases in parallel (scores do not depend on it).")
 @click.option("--strict", is_flag=True, help="Exit 1 if any instance failed.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("--require-isolation", is_flag=True,
+              help="Refuse to run unless every sandbox child has the full OS boundary (docs/sandbox.md).")
 @one_line_errors
 def run(task: str, file: Path | None, set_name: str | None, out: Path, label: str | None, as_json: bool,
-        artifacts: Path | None, no_save: bool, workers: int, strict: bool, quiet: bool) -> None:
+        artifacts: Path | None, no_save: bool, workers: int, strict: bool, quiet: bool,
+        require_isolation: bool) -> None:
     """Run FILE (default: the task's shipped example) on an instance set and score it."""
     from . import results
     from .instances import is_fresh, parse_fresh, resolve_fresh
@@ -166,7 +169,12 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
         if not quiet:
             click.echo(f"building {set_name} from the generator (with its references; this can take minutes)...",
                        err=True)
-    record, outcomes, instance_set = run_submission(loaded, file, set_name, label, progress_printer(not quiet), workers)
+    record, outcomes, instance_set = run_submission(loaded, file, set_name, label, progress_printer(not quiet), workers,
+                                                    require_isolation)
+    isolation = record["provenance"].get("isolation")
+    if isolation and isolation["missing"]:
+        click.echo("warning: the sandbox ran without " + "; ".join(isolation["missing"]) +
+                   " (recorded in the result; see docs/sandbox.md)", err=True)
     saved = None if no_save else results.save(record, out / results.default_filename(record))
     if artifacts:
         written = loaded.plugin.write_artifacts(instance_set.cases, outcomes, artifacts)

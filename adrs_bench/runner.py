@@ -17,13 +17,14 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .instances import InstanceSet, load_set
+from .results import aggregate_core
 from .registry import Task
 from .sandbox.checks import CheckedSubmission, check_submission
 from .sandbox.replies import OK, TIMEOUT
 from .sandbox import forkserver
 from .sandbox.isolation import Isolation
 from .sandbox.session import SandboxSession
-from .task_api import STATUSES, InstanceOutcome
+from .task_api import InstanceOutcome
 
 Progress = Callable[[int, int, InstanceOutcome], None]
 
@@ -189,14 +190,8 @@ def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progre
 
 def aggregate(task: Task, instance_set: InstanceSet, cases: Sequence, outcomes: Sequence[InstanceOutcome]) -> dict:
     scores = [o.score for o in outcomes]
-    statuses = {s: sum(o.status == s for o in outcomes) for s in STATUSES}
-    ok = statuses["ok"]
     return {
-        "score": sum(scores) / len(scores) if scores else 0.0,
-        "instances": len(outcomes),
-        "ok": ok,
-        "failed": len(outcomes) - ok,
-        "statuses": {s: n for s, n in statuses.items() if n},
+        **aggregate_core(scores, [o.status for o in outcomes]),  # the one rule, checked again on load
         "ci90": bootstrap_ci90(scores),
         "extra": task.plugin.summarize(instance_set.name, cases, outcomes),
     }

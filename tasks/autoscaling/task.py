@@ -15,7 +15,7 @@ import numpy as np
 from adrs_bench import serving
 from adrs_bench.sandbox.described import restore
 from adrs_bench.sandbox.remote import RemoteCaller
-from adrs_bench.sandbox.replies import OK, TIMEOUT
+from adrs_bench.sandbox.replies import OK
 from adrs_bench.serving import RequestTooLarge, Stalled
 from adrs_bench.spec import load_spec
 from adrs_bench.task_api import InstanceOutcome, content_bytes
