@@ -1,20 +1,18 @@
 """Running untrusted submissions: the only place their code is compiled and executed.
 
-What this guard is: a *reliability* guard for programs written by an LLM in an evolution loop. It
-stops the accidents such programs make (infinite loops, memory bombs, stray prints, reaching for
-files, crashing the interpreter) from hurting the harness or corrupting a score:
+Two layers, and the outer one must hold alone (docs/sandbox.md says exactly what holds where):
 
-* `policy` compiles the file with RestrictedPython (no names starting with "_", no `open`,
-  no `exec`/`eval`), dropping any `if __name__ == "__main__":` block unseen;
-* `checks` rejects forbidden imports and a missing or mis-shaped entry point before anything runs;
-* `guards` gives the code an allowlisted set of builtins and modules, numpy only through an
-  attribute allowlist;
-* `process` runs it in a forked child with resource limits (address space, CPU seconds, no file
-  writes), a hard wall-clock kill of the child and every process it made, and a pipe that only
-  the harness reads; the parent re-validates every byte it gets back.
+* the restricted compiler (`policy`, `checks`, `guards`): RestrictedPython's rules (no underscore names,
+  no `open`, no `exec`/`eval`), allowlisted imports, modules seen through attribute allowlists. It
+  stops the accidents of machine-written code early and with a precise message. It has been escaped
+  before and will be again, so nothing below trusts it;
+* the process boundary (`forkserver`, `isolation`, `syscalls`, `child`, `session`, `reaper`): every
+  child is forked from a clean fork server (it never held an instance set), runs as PID 1 of new
+  PID/network/mount/IPC/UTS namespaces with an empty read-only root, as `nobody` (or in a user
+  namespace) with no capabilities and no new privileges, under rlimits and a seccomp filter, and
+  holds only its two pipes. The parent re-validates everything it reads, kills the child's whole
+  namespace on a breach, and alone writes records.
 
-What it is NOT: a security boundary. Do not run hostile code with it on a machine you care about;
-use a VM or container for that. RestrictedPython has had escapes, and a submission that escaped it
-would still only be able to forge its own *outputs*, which the parent validates and scores against
-its own pristine copy of each instance.
+What it is NOT: a defence against kernel exploits (a seccomp deny-list, not an allowlist, stands
+between the child and the kernel), nor a bound on the CPU a child may burn within its limits.
 """
