@@ -1,5 +1,5 @@
 """Finds tasks: every directory of the `adrs_bench.tasks` package that holds a spec.json.
-`get_task("prism_placement")` or `get_task("prism_placement-v1")`; unknown names get a did-you-mean."""
+`get_task("prism_placement")` or `get_task("prism_placement-v2")`; unknown names get a did-you-mean."""
 from __future__ import annotations
 
 import difflib

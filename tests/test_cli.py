@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from adrs_bench import results
 from adrs_bench.cli import main
+from adrs_bench.registry import get_task
 
 from test_results_gate import make_record, with_score
 
@@ -24,6 +25,7 @@ def all_commands(group: click.Group, prefix=()):
 
 
 COMMANDS = list(all_commands(main))
+PRISM_ID = get_task("prism_placement").spec.id  # the current version, e.g. prism_placement-v2
 
 
 @pytest.fixture
@@ -78,16 +80,16 @@ def test_version(runner):
 def test_list(runner):
     result = invoke(runner, "list")
     assert result.exit_code == 0
-    assert "prism_placement-v1" in result.output
+    assert PRISM_ID in result.output
     assert "KV-cache" in result.output
 
 
-@pytest.mark.parametrize("name", ["prism_placement", "prism_placement-v1"])
+@pytest.mark.parametrize("name", ["prism_placement", PRISM_ID])
 def test_show(runner, name):
     result = invoke(runner, "show", name)
     assert result.exit_code == 0
     out = result.output
-    assert out.startswith("prism_placement-v1:")
+    assert out.startswith(f"{PRISM_ID}:")
     assert "compute_model_placement(gpu_num: int, models: list[Model])" in out
     assert "limits" in out and "s per instance" in out and "MB address space" in out
     assert "mean_optimality_ratio (maximize)" in out
@@ -117,7 +119,7 @@ def test_unknown_task_version(runner):
     result = invoke(runner, "show", "prism_placement-v9")
     assert result.exit_code == 2
     line = error_line(result)
-    assert "prism_placement-v9" in line and "it has prism_placement-v1" in line and "not comparable" in line
+    assert "prism_placement-v9" in line and f"it has {PRISM_ID}" in line and "not comparable" in line
 
 
 # ------------------------------------------------------------------------------ new / validate

@@ -20,6 +20,8 @@ from adrs_bench.sandbox.checks import check_submission
 
 from conftest import ROUND_ROBIN, small_cases
 
+PRISM_ID = get_task("prism_placement").spec.id  # the current version, e.g. prism_placement-v2
+
 FAIL_ON_SECOND = """
 def compute_model_placement(gpu_num, models):
     if models[0].model_name == "m1_0":
@@ -83,7 +85,7 @@ def test_record_has_provenance_and_validates(good):
     results.validate(good)
     task = get_task("prism_placement")
     assert good["schema_version"] == results.SCHEMA_VERSION == 1
-    assert good["task"] == {"id": "prism_placement-v1", "name": "prism_placement", "version": 1}
+    assert good["task"] == {"id": PRISM_ID, "name": "prism_placement", "version": task.spec.version}
     assert good["set"]["sha256"] == hashlib.sha256(b"tiny set").hexdigest()
     assert good["set"]["cases"] == 3
     assert re.fullmatch(r"[0-9a-f]{64}", good["submission"]["sha256"])
@@ -214,7 +216,7 @@ def test_missing_result_file(tmp_path):
 
 def test_default_filename(good):
     good["submission"]["label"] = "my prog/v2"
-    assert results.default_filename(good) == "prism_placement-v1__tiny__my_prog_v2.json"
+    assert results.default_filename(good) == f"{PRISM_ID}__tiny__my_prog_v2.json"
 
 
 # ------------------------------------------------------------------------------ gate
@@ -223,7 +225,7 @@ def test_gate_equal_passes(good):
     verdict = compare_records(good, copy.deepcopy(good))
     assert verdict.exit_code == 0
     assert verdict.message.startswith("ok:")
-    assert "prism_placement-v1 on tiny" in verdict.message
+    assert f"{PRISM_ID} on tiny" in verdict.message
 
 
 def test_gate_better_passes(good):
@@ -262,7 +264,7 @@ def test_gate_minimize_direction(good):
 
 
 @pytest.mark.parametrize("field, value, words", [
-    (("task", "id"), "prism_placement-v2", ("one task version", "prism_placement-v2", "prism_placement-v1")),
+    (("task", "id"), "prism_placement-v1", ("one task version", "prism_placement-v1", PRISM_ID)),  # an old version
     (("set", "sha256"), "ab" * 32, ("same instance set", "abababababab")),
     (("provenance", "evaluator_sha256"), "cd" * 32, ("same evaluator", "cdcdcdcdcdcd")),
 ])
@@ -306,7 +308,7 @@ def test_leaderboard_ranks_by_score_and_is_deterministic(good):
     random.Random(3).shuffle(shuffled)
     assert render(shuffled) == text
     assert render(copy.deepcopy(board)) == text
-    assert "## prism_placement-v1 · set `tiny` (3 cases" in text
+    assert f"## {PRISM_ID} · set `tiny` (3 cases" in text
     assert "mean_optimality_ratio (maximize)" in text
     assert "| rank" in text and "0.9000" in text
 
@@ -323,7 +325,7 @@ def test_leaderboard_separates_sets(good):
     other_set["set"]["name"] = "other"
     other_set["set"]["sha256"] = "ef" * 32
     text = render([good, other_set])
-    assert text.count("## prism_placement-v1") == 2
+    assert text.count(f"## {PRISM_ID}") == 2
     assert "set `other`" in text and "set `tiny`" in text
 
 
@@ -331,7 +333,7 @@ def test_leaderboard_separates_evaluators(good):
     other = with_score(good, 0.7, "old-evaluator")
     other["provenance"]["evaluator_sha256"] = "cd" * 32
     text = render([good, other])
-    assert text.count("## prism_placement-v1") == 2
+    assert text.count(f"## {PRISM_ID}") == 2
 
 
 def test_render_all_check_reports_stale(good, tmp_path):

@@ -687,7 +687,7 @@ def test_cli_runs_llq_on_smoke(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     score_line = next(line for line in result.output.splitlines() if line.startswith("score"))
     assert score_line.split()[-1] == "1.0000"
-    assert "llm_routing-v1" in result.output
+    assert TASK.spec.id in result.output
     assert not (tmp_path / "results").exists()  # --no-save
     assert (tmp_path / "art" / "replica_states.csv").is_file()
 

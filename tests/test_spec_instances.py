@@ -18,6 +18,8 @@ from adrs_bench.spec import InstanceSetSpec, load_spec, spec_from_dict
 
 from conftest import ROUND_ROBIN, small_cases
 
+PRISM_ID = get_task("prism_placement").spec.id  # the current version, e.g. prism_placement-v2
+
 
 def case_json(case) -> dict:
     ref = case.reference
@@ -52,7 +54,7 @@ def raw_spec(task) -> dict:
 
 def test_shipped_spec_loads(task):
     spec = load_spec(task.spec.root)
-    assert spec.id == "prism_placement-v1"
+    assert spec.name == "prism_placement" and spec.id == f"prism_placement-v{spec.version}"
     assert spec.interface.entry_point == "compute_model_placement"
     assert spec.interface.parameters == ("gpu_num", "models")
     assert "numpy" in spec.allowed_imports and "os" not in spec.allowed_imports
@@ -66,7 +68,7 @@ def test_spec_id_must_match_name_and_version(task, tmp_path):
     data["id"] = "prism_placement-v7"
     with pytest.raises(SpecError) as excinfo:
         spec_from_dict(data, tmp_path)
-    assert "expected id 'prism_placement-v1'" in str(excinfo.value) and "got 'prism_placement-v7'" in str(excinfo.value)
+    assert f"expected id '{task.spec.id}'" in str(excinfo.value) and "got 'prism_placement-v7'" in str(excinfo.value)
 
 
 def test_spec_default_set_must_exist(task, tmp_path):
@@ -95,10 +97,10 @@ def test_spec_file_missing_or_broken(tmp_path):
 
 # ------------------------------------------------------------------------------ registry
 
-@pytest.mark.parametrize("name", ["prism_placement", "prism_placement-v1"])
+@pytest.mark.parametrize("name", ["prism_placement", PRISM_ID])
 def test_get_task(name):
     task = get_task(name)
-    assert task.spec.id == "prism_placement-v1"
+    assert task.spec.id == PRISM_ID
     assert hasattr(task.plugin, "evaluate")
 
 
@@ -106,7 +108,7 @@ def test_get_task(name):
     ("prism_placment", ("did you mean 'prism_placement'?", "adrs-bench list")),
     ("Prism_Placement", ("did you mean",)),
     ("routing", ("did you mean 'llm_routing'",)),
-    ("prism_placement-v2", ("it has prism_placement-v1", "use the plain name")),
+    ("prism_placement-v1", (f"it has {PRISM_ID}", "use the plain name")),  # an old version
 ])
 def test_unknown_task(name, words):
     with pytest.raises(TaskNotFound) as excinfo:

@@ -28,7 +28,7 @@ def test_spec_is_frozen():
 
 @pytest.mark.parametrize("changes, words", [
     ({"id": "prism_placement"}, "at id"),
-    ({"id": "prism_placement-v2"}, "expected id 'prism_placement-v1'"),
+    ({"id": "prism_placement-v1"}, f"expected id '{TASK.spec.id}'"),  # an old version
     ({"default_set": "nope"}, "default_set 'nope' is not one of"),
     ({"limits": {"instance_seconds": 0, "total_seconds": 1, "memory_mb": 128, "cpu_seconds": 1}}, "limits/instance_seconds"),
     ({"metric": {"name": "x", "direction": "up", "description": ""}}, "metric/direction"),
@@ -48,8 +48,8 @@ def test_missing_field_is_named(tmp_path):
 
 
 def test_versioned_name_must_match():
-    assert get_task("prism_placement-v1").spec.id == "prism_placement-v1"
-    with pytest.raises(TaskNotFound, match="it has prism_placement-v1"):
+    assert get_task(TASK.spec.id).spec.id == TASK.spec.id
+    with pytest.raises(TaskNotFound, match=f"it has {TASK.spec.id}"):
         get_task("prism_placement-v7")
 
 
