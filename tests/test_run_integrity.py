@@ -16,7 +16,7 @@ from adrs_bench.sandbox.replies import CRASHED, MEMORY, TIMEOUT
 from adrs_bench.sandbox.session import SandboxSession
 from adrs_bench.spec import Limits
 
-from conftest import ROUND_ROBIN, small_cases
+from conftest import small_cases
 
 DRAW = """
 import random
