@@ -83,9 +83,11 @@ def serve(req_fd: int, rep_fd: int, setup: dict, adapter: Adapter, isolation: Is
     wire.send_reply(rep_fd, dict(loaded, type="loaded"))
     if namespace is None:
         return
+    requests = wire.RequestReader(req_fd)
     while True:
-        wire.wait_briefly(req_fd)
-        request = wire.read_frame(req_fd)
+        if not requests.ready():
+            wire.wait_briefly(req_fd)
+        request = requests.next()
         if request is None:
             return
         started = time.perf_counter()

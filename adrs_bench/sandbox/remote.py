@@ -47,11 +47,9 @@ class RemoteCaller:
                                         f"{self.budget:g} s; make {self.method} faster")
         started = time.perf_counter()
         values = []
-        for index, payload in enumerate(payloads):
-            failed = self.session.post(payload, None, self.deadline)
-            if failed is not None:
-                self.abandon(index, len(payloads))
-                raise CallAborted(failed.status, f"{wheres[index]}: {failed.message}")
+        failed = self.session.post_many(list(payloads), None, self.deadline)
+        if failed is not None:
+            raise CallAborted(failed.status, f"{wheres[0]}: {failed.message}")
         answered = time.monotonic()
         try:
             for index, where in enumerate(wheres):

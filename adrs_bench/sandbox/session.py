@@ -124,6 +124,10 @@ class SandboxSession:
     def post(self, payload: Any, seed: int | None, deadline: float) -> Reply | None:
         """Send one call without waiting for its answer (the child answers calls in order); a failure
         to start the child or to send is returned as the call's reply. `collect` gets the answer."""
+        return self.post_many([payload], seed, deadline)
+
+    def post_many(self, payloads: list, seed: int | None, deadline: float) -> Reply | None:
+        """Send several calls in one write (`seed`, if any, goes with the first); `collect` each answer."""
         if self.load_failure is not None:
             return self.load_failure
         if self.pid is None:
@@ -134,7 +138,8 @@ class SandboxSession:
                     self.load_failure = loaded
                 return loaded
         try:
-            wire.send_request(self.req_fd, {"seed": seed, "payload": payload})
+            wire.send_requests(self.req_fd, [{"seed": seed if i == 0 else None, "payload": payload}
+                                             for i, payload in enumerate(payloads)])
         except OSError:
             return self.gone_reply("before the call")
         return None

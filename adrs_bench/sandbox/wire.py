@@ -31,6 +31,14 @@ def send_request(fd: int, message: Any) -> None:
     write_frame(fd, marshal.dumps(message))
 
 
+def send_requests(fd: int, messages: list) -> None:
+    """Several requests in one write (the child answers them one by one)."""
+    data = b"".join(HEADER.pack(len(body)) + body for body in map(marshal.dumps, messages))
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def send_reply(fd: int, message: dict) -> None:
     """Child to parent: strict JSON (no NaN), which the parent validates."""
     write_frame(fd, json.dumps(message, allow_nan=False, separators=(",", ":")).encode())
@@ -54,6 +62,30 @@ def read_frame(fd: int, decode: Callable[[bytes], Any] = marshal.loads) -> Any:
         return None
     body = read_exact(fd, HEADER.unpack(header)[0])
     return None if body is None else decode(body)
+
+
+class RequestReader:
+    """Child side: frames from the request pipe, read in large chunks (several requests often arrive in
+    one write), so a batch of calls costs one read, not two per call."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.data = b""
+
+    def ready(self) -> bool:
+        """A whole frame is already buffered."""
+        return len(self.data) >= HEADER.size and len(self.data) >= HEADER.size + HEADER.unpack_from(self.data)[0]
+
+    def next(self) -> Any:
+        """The next request, blocking; None at end of file."""
+        while not self.ready():
+            chunk = os.read(self.fd, READ_CHUNK)
+            if not chunk:
+                return None
+            self.data += chunk
+        size = HEADER.unpack_from(self.data)[0]
+        body, self.data = self.data[HEADER.size:HEADER.size + size], self.data[HEADER.size + size:]
+        return marshal.loads(body)
 
 
 def wait_briefly(*fds: int) -> None:
