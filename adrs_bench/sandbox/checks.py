@@ -11,6 +11,7 @@ from typing import Iterator
 
 from ..errors import InvalidSubmission, SubmissionNotFound
 from ..spec import TaskSpec
+from .modules import ALLOWLISTS, refused_names
 from .policy import compile_submission, is_main_guard
 
 
@@ -63,21 +64,24 @@ def top_level_statements(tree: ast.Module) -> Iterator[ast.stmt]:
         yield node
 
 
-def imported_modules(tree: ast.Module) -> Iterator[tuple[str, int]]:
-    """(module, line) for every import that can run: at any depth, outside main guards."""
+def imported_modules(tree: ast.Module) -> Iterator[tuple[str, tuple[str, ...], int]]:
+    """(module, names imported from it, line) for every import that can run: at any depth, outside
+    main guards. `import M` imports no names from M."""
     for stmt in top_level_statements(tree):
         for node in ast.walk(stmt):
             if isinstance(node, ast.If) and is_main_guard(node.test):
                 continue
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    yield alias.name, node.lineno
+                    yield alias.name, (), node.lineno
             elif isinstance(node, ast.ImportFrom):
-                yield ("." * node.level) + (node.module or ""), node.lineno
+                yield ("." * node.level) + (node.module or ""), tuple(a.name for a in node.names), node.lineno
 
 
 def check_imports(path: Path, tree: ast.Module, allowed: tuple[str, ...]) -> None:
-    for module, line in imported_modules(tree):
+    """Allowed modules only, and from them only names on their allowlists (modules.py). A submodule
+    with no allowlist (numpy.fft) is left to the run-time importer, which refuses it."""
+    for module, names, line in imported_modules(tree):
         if module == "__future__":
             continue
         if module not in allowed and module.split(".")[0] not in allowed:
@@ -85,6 +89,9 @@ def check_imports(path: Path, tree: ast.Module, allowed: tuple[str, ...]) -> Non
                 f"{path}:{line}: import of '{module}' is not allowed; expected only "
                 f"{', '.join(allowed)}; remove it (a main-guard block may import anything)"
             )
+        problem = refused_names(module, names) if module in ALLOWLISTS else None
+        if problem:
+            raise InvalidSubmission(f"{path}:{line}: {problem}")
 
 
 # Builtins a submission cannot use (they reach files, the interpreter or the terminal). Caught here,

@@ -1,16 +1,20 @@
-"""The names a submission can reach: allowlisted builtins and modules, numpy behind an attribute
-allowlist, and the guard functions RestrictedPython's compiled code calls (`_getattr_`, ...)."""
+"""The names a submission can reach: allowlisted builtins (with `type` and class statements that
+never make a metaclass), modules only as proxies (modules.py), and the guard functions RestrictedPython's
+compiled code calls (`_getattr_`, `_write_`, ...)."""
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import operator
 import types
 from typing import Any, Iterable
 
-from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence, safe_builtins, safer_getattr
+from RestrictedPython.Guards import (guarded_iter_unpack_sequence, guarded_unpack_sequence, safe_builtins,
+                                     safer_getattr, safer_getattr_raise)
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
-SUBMISSION_MODULE = "adrs_submission"
+from .modules import (SUBMISSION_MODULE, ModuleProxy, is_own_class, module_proxy, numpy_proxy,  # noqa: F401
+                      refused_module, refused_names)
 
 EXTRA_BUILTINS = (
     "all", "any", "bytes", "dict", "enumerate", "filter", "format", "frozenset", "iter", "list",
@@ -19,66 +23,30 @@ EXTRA_BUILTINS = (
 )
 
 # Attributes no object may hand out, whatever module or type it comes from: they reach files,
-# raw memory or interpreter internals (numpy arrays have .tofile/.dump/.ctypes).
+# raw memory or interpreter internals (numpy arrays have .tofile/.dump/.ctypes; Cython functions,
+# numpy.random's among them, have .func_globals, their module's globals).
 DENIED_ATTRIBUTES = frozenset({
-    "tofile", "dump", "dumps", "ctypes", "save", "savez", "savez_compressed", "savetxt", "load",
+    "tofile", "dump", "dumps", "ctypes", "cffi", "save", "savez", "savez_compressed", "savetxt", "load",
     "loads", "loadtxt", "fromfile", "genfromtxt", "memmap", "DataSource", "f2py", "lib", "testing",
-    "distutils", "os", "sys", "subprocess", "builtins", "mro", "gi_frame", "gi_code", "cr_frame",
-    "f_globals", "f_locals", "f_builtins", "tb_frame", "system", "popen", "exec", "eval",
+    "distutils", "os", "sys", "subprocess", "builtins", "mro", "gi_frame", "gi_code", "cr_frame", "cr_code",
+    "ag_frame", "ag_code", "f_globals", "f_locals", "f_builtins", "tb_frame", "func_globals", "func_code",
+    "func_closure", "system", "popen", "exec", "eval",
 })
 
-# numpy, as a submission sees it: these names only (plus the submodules below).
-NUMPY_ALLOWED = frozenset("""
-abs absolute add all allclose amax amin any append arange arccos arcsin arctan arctan2 argmax argmin
-argpartition argsort around array array_equal asarray average bincount bool_ broadcast_to ceil clip
-concatenate copy count_nonzero cumprod cumsum delete diag diff divide dot dtype e empty empty_like equal
-exp expand_dims eye flatnonzero flip floor floor_divide fmax fmin full full_like float32 float64 greater
-greater_equal hstack inf inner int8 int16 int32 int64 integer floating intp isclose isfinite isin isinf isnan
-lexsort less less_equal linspace log log10 log1p log2 logical_and logical_not logical_or logical_xor matmul
-max maximum mean median min minimum mod multiply nan nanargmax nanargmin nanmax nanmean nanmin nansum ndarray
-negative nonzero not_equal ones ones_like outer partition percentile pi power prod ptp quantile ravel
-reciprocal repeat reshape rint round searchsorted sign sort split sqrt square squeeze stack std subtract
-sum take tile trace transpose tril triu true_divide uint8 uint32 uint64 unique unravel_index var vstack where
-zeros zeros_like newaxis number generic
-""".split())
-NUMPY_SUBMODULES = {
-    "random": frozenset("""
-        seed rand randn randint random random_sample choice shuffle permutation uniform normal
-        default_rng Generator RandomState exponential poisson binomial beta gamma lognormal
-    """.split()),
-    "linalg": frozenset("norm solve inv det eig eigh svd lstsq matrix_rank pinv qr cholesky".split()),
-}
+# Values no attribute read may hand out, whatever the attribute is called (AttributeError.obj, say):
+# modules, frames, code and tracebacks are the interpreter itself. Nor `type` or another metaclass.
+HIDDEN_VALUE_TYPES = frozenset({types.ModuleType, types.FrameType, types.CodeType, types.TracebackType})
 
 
-class ModuleProxy:
-    """A module seen through an attribute allowlist. Submissions cannot reach its underscore
-    attributes (the restricted compiler forbids them), so the real module stays hidden."""
-
-    def __init__(self, name: str, module: Any, allowed: Iterable[str], submodules: dict | None = None):
-        self._name = name
-        self._module = module
-        self._allowed = frozenset(allowed)
-        self._submodules = submodules or {}
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr in self._submodules:
-            return self._submodules[attr]
-        if attr in self._allowed:
-            return getattr(self._module, attr)
-        raise AttributeError(f"{self._name}.{attr} is not available in the sandbox (not on its allowlist)")
-
-    def __repr__(self) -> str:
-        return f"<sandboxed module {self._name}>"
-
-
-def numpy_proxy() -> ModuleProxy:
-    import numpy
-
-    subs = {
-        name: ModuleProxy(f"numpy.{name}", getattr(numpy, name), allowed)
-        for name, allowed in NUMPY_SUBMODULES.items()
-    }
-    return ModuleProxy("numpy", numpy, NUMPY_ALLOWED, subs)
+def refuse_hidden_value(name: str, value: Any) -> None:
+    kind = type(value)
+    if kind is types.ModuleType:
+        raise AttributeError(f'"{name}" is a module; import it directly if it is on the allowlist')
+    if kind in HIDDEN_VALUE_TYPES:
+        raise AttributeError(f'"{name}" is a {kind.__name__} object, which the sandbox does not hand out')
+    if kind is type and issubclass(value, type):
+        raise AttributeError(f'"{name}" is a metaclass ({value.__name__}), which the sandbox does not hand out; '
+                             "use isinstance(x, type)")
 
 
 MISSING = object()
@@ -89,24 +57,33 @@ CAREFUL_NAMES = frozenset({"format", "format_map", "get_field", "get_value", "vf
 
 
 PLAIN_NAMES: set[str] = set()  # names already found plain (str, no underscore, not denied, not careful)
+FORMAT_NAMES = frozenset({"format", "format_map"})
+
+
+def formats_fields(value: Any) -> bool:
+    """str.format and str.format_map read the attributes a text names ('{0.__class__}') past _getattr_.
+    RestrictedPython refuses them on str and its subclasses; this also catches them through super()."""
+    if value is str.format or value is str.format_map:
+        return True
+    return isinstance(getattr(value, "__self__", None), str) and getattr(value, "__name__", None) in FORMAT_NAMES
 
 
 def guarded_getattr(obj: Any, name: str, default: Any = MISSING) -> Any:
     if type(name) is str and name in PLAIN_NAMES:  # the hot path: one set lookup
         value = getattr(obj, name) if default is MISSING else getattr(obj, name, default)
-        if type(value) is types.ModuleType:
-            raise AttributeError(f'"{name}" is a module; import it directly if it is on the allowlist')
-        return value
-    if type(name) is not str or name[:1] == "_" or name in DENIED_ATTRIBUTES or name in CAREFUL_NAMES:
+    elif type(name) is not str or name[:1] == "_" or name in DENIED_ATTRIBUTES or name in CAREFUL_NAMES:
         if isinstance(name, str) and name in DENIED_ATTRIBUTES:
             raise AttributeError(f'attribute "{name}" is not available in the sandbox')
-        value = safer_getattr(obj, name) if default is MISSING else safer_getattr(obj, name, default)
+        value = safer_getattr_raise(obj, name) if default is MISSING else safer_getattr(obj, name, default)
+        if name in FORMAT_NAMES and formats_fields(value):
+            raise NotImplementedError("str.format/format_map are not available in the sandbox; use f-strings or %")
     else:
         if len(PLAIN_NAMES) < 100_000:  # bounded: getattr(obj, computed_name) cannot grow it forever
             PLAIN_NAMES.add(name)
         value = getattr(obj, name) if default is MISSING else getattr(obj, name, default)
-    if type(value) is types.ModuleType:
-        raise AttributeError(f'"{name}" is a module; import it directly if it is on the allowlist')
+    kind = type(value)
+    if kind in HIDDEN_VALUE_TYPES or kind is type and issubclass(value, type):
+        refuse_hidden_value(name, value)
     return value
 
 
@@ -118,12 +95,25 @@ def guarded_hasattr(obj: Any, name: str) -> bool:
     return True
 
 
+# Objects a library reads back later, so that writing them would steer the library: a Field's name is
+# pasted into the code dataclass() generates for a subclass; typing's aliases forward writes to the
+# real class (typing.Counter.x = ... sets collections.Counter.x).
+READ_ONLY_TYPES = frozenset({dataclasses.Field})
+
+
 def guarded_write(obj: Any) -> Any:
-    """Writes go to the submission's own objects only: never a module, a proxy or a foreign class."""
+    """Writes go to the submission's own objects and plain data only: never a module, a proxy, a class
+    the submission did not define, or an object a library reads back (READ_ONLY_TYPES, typing's)."""
     if isinstance(obj, (types.ModuleType, ModuleProxy)):
         raise TypeError("modules cannot be modified in the sandbox")
-    if isinstance(obj, type) and obj.__module__ != SUBMISSION_MODULE:
-        raise TypeError(f"class {obj.__name__} is not the submission's own; it cannot be modified")
+    if isinstance(obj, type):
+        if not is_own_class(obj):
+            raise TypeError(f"class {obj.__name__} is not the submission's own; it cannot be modified")
+        return obj
+    kind = type(obj)
+    if kind in READ_ONLY_TYPES or kind.__module__ == "typing":
+        raise TypeError(f"{kind.__name__} objects belong to the library that made them and cannot be modified "
+                        "in the sandbox; make a new one instead")
     return obj
 
 
@@ -169,50 +159,98 @@ class CappedPrint:
         print(*objects, **kwargs)
 
 
-def make_importer(allowed: Iterable[str], numpy_module: ModuleProxy | None):
-    """`__import__` for submissions: allowlisted modules and their submodules; numpy as its proxy."""
+def make_importer(allowed: Iterable[str]):
+    """`__import__` for submissions: allowlisted modules (and `__future__`), each as a proxy built on first
+    import; `from M import X` only for X on M's allowlist (modules.refused_names, as the static check)."""
     allowed = frozenset(allowed)
+    proxies: dict[str, ModuleProxy] = {}
 
     def guarded_import(name: str, globals=None, locals=None, fromlist=(), level: int = 0):
         if level != 0:
-            raise ImportError("relative imports are not available in the sandbox")
+            raise ImportError("relative imports are not available in the sandbox; import modules by their name")
         root = name.split(".")[0]
-        if name == "__future__":
-            return __import__(name, globals, locals, fromlist, level)
-        if name not in allowed and root not in allowed:
+        if name != "__future__" and root not in allowed:
             raise ImportError(f"import of '{name}' is not allowed (allowed: {', '.join(sorted(allowed))})")
-        if root == "numpy":
-            if numpy_module is None:
-                raise ImportError("numpy is not available")
-            target = numpy_module
+        problem = refused_module(name) or refused_names(name, fromlist or ())
+        if problem:
+            raise ImportError(problem)
+        if root not in proxies:
+            proxies[root] = module_proxy(root)
+        target = proxies[root]
+        if fromlist:
             for part in name.split(".")[1:]:
-                if not isinstance(getattr(target, part, None), ModuleProxy):
-                    raise ImportError(f"import of '{name}' is not allowed: numpy submodules available: "
-                                      f"{', '.join(sorted(NUMPY_SUBMODULES))}")
                 target = getattr(target, part)
-            return target if fromlist else numpy_module
-        return __import__(name, globals, locals, fromlist, level)
+        return target
 
     return guarded_import
 
 
+# Classes whose instances are the interpreter's machinery: functions, code, frames, modules, cells,
+# descriptors, and generic aliases (list[int], typing.List) whose class calls any origin it is given.
+INTERNAL_CLASSES = (frozenset(v for v in vars(types).values() if isinstance(v, type))
+                    - {type(None), type(Ellipsis), type(NotImplemented), types.SimpleNamespace}) | {ModuleProxy}
+
+
+def class_of(obj: Any) -> type:
+    """type(obj) for a submission: never `type` or another metaclass, nor an internal class."""
+    cls = type(obj)
+    if issubclass(cls, type):
+        raise TypeError("type() of a class is not available in the sandbox (it would hand out a metaclass); "
+                        "compare classes directly or use isinstance(x, type)")
+    if cls in INTERNAL_CLASSES or cls.__module__ == "typing":
+        raise TypeError(f"type() of a {cls.__name__} object is not available in the sandbox; "
+                        "use isinstance() or callable()")
+    return cls
+
+
+class TypeMeta(type):
+    """So that `isinstance(x, type)` and `issubclass(c, type)` keep their meaning in a submission."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, type)
+
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        return issubclass(sub, type)
+
+
+class SandboxType(metaclass=TypeMeta):
+    """`type` in a submission: type(x) is class_of(x); type(name, bases, namespace) is refused (it makes
+    a class with any dunder method)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if len(args) != 1 or kwargs:
+            raise TypeError("type() with three arguments (making a class) is not available in the sandbox; "
+                            "write a class statement")
+        return class_of(args[0])
+
+
+def build_class(func, name, *bases, **keywords):
+    """A class statement: never a metaclass. A class deriving from `type` (say through typing.Type,
+    whose bases resolve to it) would make classes with any dunder method."""
+    for base in types.resolve_bases(bases):
+        if isinstance(base, type) and issubclass(base, type):
+            raise TypeError(f"class {name} would derive from type (a metaclass), which the sandbox does not "
+                            "allow; derive from object or your own classes")
+    return builtins.__build_class__(func, name, *bases, **keywords)
+
+
 def restricted_globals(allowed_imports: Iterable[str]) -> dict[str, Any]:
     """A fresh global namespace for one load of a submission."""
-    allowed_imports = tuple(allowed_imports)
-    numpy_module = numpy_proxy() if "numpy" in allowed_imports else None
     names = dict(safe_builtins)
     for name in EXTRA_BUILTINS:
         names[name] = getattr(builtins, name)
     names["getattr"] = guarded_getattr
     names["hasattr"] = guarded_hasattr
     names["setattr"] = lambda obj, name, value: setattr(guarded_write(obj), guarded_name(name), value)
-    names["type"] = lambda obj: type(obj)
-    names["__import__"] = make_importer(allowed_imports, numpy_module)
+    names["type"] = SandboxType
+    names["__build_class__"] = build_class
+    names["__import__"] = make_importer(allowed_imports)
     names.pop("_getattr_", None)
+    names.pop("delattr", None)  # refused by the static check too (checks.UNAVAILABLE_BUILTINS)
     return {
         "__builtins__": names,
         "__name__": SUBMISSION_MODULE,
-        "__metaclass__": type,
+        "__metaclass__": type,  # RestrictedPython writes every class statement as `class C(metaclass=__metaclass__)`
         "_getattr_": guarded_getattr,
         "_getitem_": operator.getitem,  # a C function: subscripts are the hot path of most submissions
         "_getiter_": iter,
