@@ -2,6 +2,7 @@
 
 Run:  git worktree add ../adrs-before <commit>      # e.g. the commit before the isolation work
       python benchmarks/bench_isolation.py --before ../adrs-before [--repeat 5]
+      python benchmarks/bench_isolation.py --mechanisms  # what each layer costs, this tree only
 
 Each measure runs in a fresh interpreter per tree (PYTHONPATH set to that tree), alternating between
 the trees, best of N:
@@ -73,11 +74,70 @@ def timed(tree: Path, args: list[str]) -> float:
         return elapsed
 
 
+def echo(namespace: dict, payload):
+    """A child adapter that does nothing: isolates the cost of a round trip."""
+    return payload
+
+
+def mechanisms(repeat: int) -> None:
+    """Start-up of a child with each layer switched off in turn, a round trip with and without the
+    system-call filter, and executing a submission's module anew (done once per case)."""
+    import types
+
+    from adrs_bench.registry import get_task
+    from adrs_bench.sandbox.checks import check_submission
+    from adrs_bench.sandbox.guards import SUBMISSION_MODULE, restricted_globals
+    from adrs_bench.sandbox.isolation import IsolationPolicy
+    from adrs_bench.sandbox.session import SandboxSession
+
+    task = get_task("prism_placement")
+    greedy = check_submission(task.spec.path("baselines/prism_greedy.py"), task.spec)
+    policies = {"full boundary": IsolationPolicy(), "no namespaces/empty root": IsolationPolicy(namespaces=False),
+                "no seccomp filter": IsolationPolicy(syscall_filter=False),
+                "neither": IsolationPolicy(namespaces=False, syscall_filter=False)}
+    starts = {name: float("inf") for name in policies}
+    trips = {name: float("inf") for name in policies}
+    calls = 2000
+    for _ in range(repeat):
+        for name, policy in policies.items():
+            session = SandboxSession(greedy.code, str(greedy.path), "bench_isolation:echo", task.spec.allowed_imports,
+                                     task.spec.limits, policy)
+            started = time.perf_counter()
+            session.start(time.monotonic() + 30)
+            starts[name] = min(starts[name], time.perf_counter() - started)
+            started = time.perf_counter()
+            for index in range(calls):
+                session.call(index, None, 10.0)
+            trips[name] = min(trips[name], (time.perf_counter() - started) / calls)
+            session.stop()
+    for name in policies:
+        print(f"child start ({name}): {starts[name] * 1000:.2f} ms; round trip: {trips[name] * 1e6:.1f} us")
+
+    def fresh() -> None:
+        module = types.ModuleType(SUBMISSION_MODULE)
+        module.__dict__.update(restricted_globals(task.spec.allowed_imports))
+        exec(greedy.code, module.__dict__)
+
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for _ in range(1000):
+            fresh()
+        best = min(best, (time.perf_counter() - started) / 1000)
+    print(f"executing prism_greedy's module anew (once per case): {best * 1e6:.1f} us")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--before", type=Path, required=True, help="an older checkout (git worktree)")
+    parser.add_argument("--before", type=Path, help="an older checkout (git worktree)")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--mechanisms", action="store_true", help="what each layer costs (this tree only)")
     args = parser.parse_args()
+    if args.mechanisms:
+        mechanisms(args.repeat)
+        return
+    if args.before is None:
+        parser.error("expected --before PATH (an older checkout) or --mechanisms")
     trees = {"before": args.before.resolve(), "after": HERE}
     prepare(trees["before"])
     measures = {
