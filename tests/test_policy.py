@@ -10,7 +10,8 @@ import numpy
 import pytest
 
 from adrs_bench.errors import InvalidSubmission
-from adrs_bench.sandbox.guards import ModuleProxy, guarded_getattr, numpy_proxy, restricted_globals
+from adrs_bench.sandbox.guards import guarded_getattr, restricted_globals
+from adrs_bench.sandbox.modules import ModuleProxy, numpy_proxy
 from adrs_bench.sandbox.policy import ALLOWED_DUNDER_METHODS, compile_submission, is_main_guard
 
 IMPORTS = ("numpy", "math", "copy", "random", "dataclasses", "typing")

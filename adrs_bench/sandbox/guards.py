@@ -13,8 +13,7 @@ from RestrictedPython.Guards import (guarded_iter_unpack_sequence, guarded_unpac
                                      safer_getattr, safer_getattr_raise)
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
-from .modules import (SUBMISSION_MODULE, ModuleProxy, is_own_class, module_proxy, numpy_proxy,  # noqa: F401
-                      refused_module, refused_names)
+from .modules import SUBMISSION_MODULE, ModuleProxy, is_own_class, module_proxy, refused_module, refused_names
 
 EXTRA_BUILTINS = (
     "all", "any", "bytes", "dict", "enumerate", "filter", "format", "frozenset", "iter", "list",
@@ -101,19 +100,26 @@ def guarded_hasattr(obj: Any, name: str) -> bool:
 READ_ONLY_TYPES = frozenset({dataclasses.Field})
 
 
+WRITABLE_CLASSES: set[type] = set()  # classes whose instances guarded_write already let through
+
+
 def guarded_write(obj: Any) -> Any:
     """Writes go to the submission's own objects and plain data only: never a module, a proxy, a class
     the submission did not define, or an object a library reads back (READ_ONLY_TYPES, typing's)."""
-    if isinstance(obj, (types.ModuleType, ModuleProxy)):
+    kind = type(obj)
+    if kind in WRITABLE_CLASSES:  # the hot path: one set lookup
+        return obj
+    if issubclass(kind, (types.ModuleType, ModuleProxy)):
         raise TypeError("modules cannot be modified in the sandbox")
-    if isinstance(obj, type):
+    if issubclass(kind, type):  # a class: decided per class, never cached
         if not is_own_class(obj):
             raise TypeError(f"class {obj.__name__} is not the submission's own; it cannot be modified")
         return obj
-    kind = type(obj)
     if kind in READ_ONLY_TYPES or kind.__module__ == "typing":
         raise TypeError(f"{kind.__name__} objects belong to the library that made them and cannot be modified "
                         "in the sandbox; make a new one instead")
+    if len(WRITABLE_CLASSES) < 10_000:
+        WRITABLE_CLASSES.add(kind)
     return obj
 
 
@@ -185,43 +191,49 @@ def make_importer(allowed: Iterable[str]):
     return guarded_import
 
 
+class SandboxType:
+    """`type` in a submission (one instance): type(x) is class_of(x); type(name, bases, namespace) is
+    refused (it makes a class with any dunder method); isinstance(x, type) keeps its meaning."""
+
+    def __call__(self, obj: Any, bases: Any = None, namespace: Any = None, /) -> type:
+        if bases is None and namespace is None:
+            return class_of(obj)
+        raise TypeError("type() with three arguments (making a class) is not available in the sandbox; "
+                        "write a class statement")
+
+    def __instancecheck__(self, obj: Any) -> bool:
+        return isinstance(obj, type)
+
+    def __subclasscheck__(self, sub: Any) -> bool:
+        return issubclass(sub, type)
+
+    def __repr__(self) -> str:
+        return "<class 'type' (sandboxed)>"
+
+
 # Classes whose instances are the interpreter's machinery: functions, code, frames, modules, cells,
 # descriptors, and generic aliases (list[int], typing.List) whose class calls any origin it is given.
 INTERNAL_CLASSES = (frozenset(v for v in vars(types).values() if isinstance(v, type))
-                    - {type(None), type(Ellipsis), type(NotImplemented), types.SimpleNamespace}) | {ModuleProxy}
+                    - {type(None), type(Ellipsis), type(NotImplemented), types.SimpleNamespace}) | {ModuleProxy, SandboxType}
+
+
+PLAIN_CLASSES: set[type] = set()  # classes class_of already let through (type(x) is a hot path too)
 
 
 def class_of(obj: Any) -> type:
     """type(obj) for a submission: never `type` or another metaclass, nor an internal class."""
     cls = type(obj)
+    if cls in PLAIN_CLASSES:
+        return cls
     if issubclass(cls, type):
         raise TypeError("type() of a class is not available in the sandbox (it would hand out a metaclass); "
                         "compare classes directly or use isinstance(x, type)")
     if cls in INTERNAL_CLASSES or cls.__module__ == "typing":
         raise TypeError(f"type() of a {cls.__name__} object is not available in the sandbox; "
                         "use isinstance() or callable()")
+    if len(PLAIN_CLASSES) < 10_000:
+        PLAIN_CLASSES.add(cls)
     return cls
-
-
-class TypeMeta(type):
-    """So that `isinstance(x, type)` and `issubclass(c, type)` keep their meaning in a submission."""
-
-    def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, type)
-
-    def __subclasscheck__(cls, sub: Any) -> bool:
-        return issubclass(sub, type)
-
-
-class SandboxType(metaclass=TypeMeta):
-    """`type` in a submission: type(x) is class_of(x); type(name, bases, namespace) is refused (it makes
-    a class with any dunder method)."""
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        if len(args) != 1 or kwargs:
-            raise TypeError("type() with three arguments (making a class) is not available in the sandbox; "
-                            "write a class statement")
-        return class_of(args[0])
 
 
 def build_class(func, name, *bases, **keywords):
@@ -242,7 +254,7 @@ def restricted_globals(allowed_imports: Iterable[str]) -> dict[str, Any]:
     names["getattr"] = guarded_getattr
     names["hasattr"] = guarded_hasattr
     names["setattr"] = lambda obj, name, value: setattr(guarded_write(obj), guarded_name(name), value)
-    names["type"] = SandboxType
+    names["type"] = SandboxType()
     names["__build_class__"] = build_class
     names["__import__"] = make_importer(allowed_imports)
     names.pop("_getattr_", None)
