@@ -10,6 +10,7 @@ every published program, baseline and example still passes the check and still l
 from __future__ import annotations
 
 import abc
+import collections
 import math
 import sys
 import textwrap
@@ -517,3 +518,39 @@ def test_published_programs_baselines_and_examples_still_pass_and_run(monkeypatc
     monkeypatch.setitem(sys.modules, guards.SUBMISSION_MODULE, module)
     exec(submission.code, module.__dict__)
     drive(task_name, module.__dict__)
+
+
+def test_no_attribute_or_item_chain_reaches_a_module_frame_or_code():
+    """From every builtin and allowlisted name (and a few objects they make), four steps of attribute
+    reads (through the guard) or item reads (unguarded, as `_getitem_` is) never reach a module, frame,
+    code object, traceback or metaclass. Catches a new allowlist entry like numpy's Cython functions,
+    whose .func_globals is their module's globals."""
+    hidden = (types.ModuleType, types.FrameType, types.CodeType, types.TracebackType)
+    names = guards.restricted_globals(IMPORTS)["__builtins__"]
+    importer = names["__import__"]
+    start = {name: value for name, value in names.items() if not name.startswith("_")}
+    start.update({module: importer(module) for module in IMPORTS})
+    start.update({"array": importer("numpy").zeros(3), "rng": importer("numpy").random.default_rng(1),
+                  "Random": importer("random").Random(1), "generator": (x for x in [1]), "error": AttributeError("x")})
+    queue, seen, found = collections.deque((name, value, 0) for name, value in start.items()), {}, []
+    while queue:  # breadth first: each object is walked from its shortest path
+        path, value, depth = queue.popleft()
+        if id(value) in seen:
+            continue
+        seen[id(value)] = value  # kept alive, so that its id is not reused
+        if isinstance(value, hidden) or (isinstance(value, type) and issubclass(value, type)):
+            found.append(path)
+            continue
+        if depth == 4:
+            continue
+        if isinstance(value, dict):
+            queue += [(f"{path}[{key!r}]", item, depth + 1) for key, item in list(value.items())[:200]]
+        elif isinstance(value, (list, tuple)):
+            queue += [(f"{path}[{i}]", item, depth + 1) for i, item in enumerate(value[:200])]
+        for attr in dir(value):
+            try:
+                queue.append((f"{path}.{attr}", guards.guarded_getattr(value, attr), depth + 1))
+            except Exception:
+                pass
+    assert found == []
+    assert len(seen) > 2000  # the walk did walk

@@ -212,9 +212,11 @@ class SandboxType:
 
 
 # Classes whose instances are the interpreter's machinery: functions, code, frames, modules, cells,
-# descriptors, and generic aliases (list[int], typing.List) whose class calls any origin it is given.
+# descriptors, and list[int]'s GenericAlias, whose class calls any origin it is given (so do typing's
+# alias classes: class_of refuses every class of the typing module too).
 INTERNAL_CLASSES = (frozenset(v for v in vars(types).values() if isinstance(v, type))
-                    - {type(None), type(Ellipsis), type(NotImplemented), types.SimpleNamespace}) | {ModuleProxy, SandboxType}
+                    - {type(None), type(Ellipsis), type(NotImplemented), types.SimpleNamespace}
+                    | {ModuleProxy, SandboxType})
 
 
 PLAIN_CLASSES: set[type] = set()  # classes class_of already let through (type(x) is a hot path too)
