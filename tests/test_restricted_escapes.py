@@ -362,6 +362,27 @@ def test_frames_code_and_module_globals_not_reachable(refused, source, words):
     refused(source, AttributeError, *words)
 
 
+# np.ndarray over a buffer of integers, with dtype=object, makes objects out of raw addresses: this
+# handed back `x` itself from id(x), the first step to reading and writing any memory.
+FORGE = """
+import numpy as np
+x = [1, 2, 3]
+r = np.ndarray((1,), dtype=object, buffer=np.array([id(x)], dtype=np.int64))[0] is x
+"""
+
+
+def test_numpy_array_over_a_buffer_is_refused(refused, load):
+    refused(FORGE, TypeError, "np.ndarray(..., buffer=...) is not available")
+    refused(FORGE.replace("np.ndarray(", "type(np.zeros(1))("), TypeError, "np.ndarray(..., buffer=...)")
+    namespace = load("""
+        import numpy as np
+        a = np.zeros(3)
+        r = (isinstance(a, np.ndarray), type(a) is np.ndarray, np.ndarray((2,)).shape, issubclass(type(a), np.ndarray),
+             isinstance(3, np.ndarray), isinstance(a, (int, np.ndarray)))
+    """)
+    assert namespace["r"] == (True, True, (2,), True, False, True)
+
+
 def test_library_objects_that_forward_writes_are_read_only(refused):
     # typing.Counter.x = ... would set collections.Counter.x (the alias forwards the write).
     refused("import typing\ntyping.Counter.most_common = None\n", TypeError, "_SpecialGenericAlias objects",

@@ -13,7 +13,8 @@ from RestrictedPython.Guards import (guarded_iter_unpack_sequence, guarded_unpac
                                      safer_getattr, safer_getattr_raise)
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
-from .modules import SUBMISSION_MODULE, ModuleProxy, is_own_class, module_proxy, refused_module, refused_names
+from .modules import (STAND_INS, SUBMISSION_MODULE, ModuleProxy, is_own_class, module_proxy, refused_module,
+                      refused_names)
 
 EXTRA_BUILTINS = (
     "all", "any", "bytes", "dict", "enumerate", "filter", "format", "frozenset", "iter", "list",
@@ -223,10 +224,13 @@ PLAIN_CLASSES: set[type] = set()  # classes class_of already let through (type(x
 
 
 def class_of(obj: Any) -> type:
-    """type(obj) for a submission: never `type` or another metaclass, nor an internal class."""
+    """type(obj) for a submission: never `type` or another metaclass, nor an internal class; a class
+    with a stand-in (numpy.ndarray) as its stand-in."""
     cls = type(obj)
     if cls in PLAIN_CLASSES:
         return cls
+    if cls in STAND_INS:  # never in PLAIN_CLASSES
+        return STAND_INS[cls]
     if issubclass(cls, type):
         raise TypeError("type() of a class is not available in the sandbox (it would hand out a metaclass); "
                         "compare classes directly or use isinstance(x, type)")

@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import functools
 import importlib
+import sys
 from typing import Any, Iterable
 
 SUBMISSION_MODULE = "adrs_submission"
@@ -150,7 +151,32 @@ def deepcopy(x, memo=None, /):
     return copy.deepcopy(x)
 
 
+class ArrayClassMeta(type):
+    """isinstance(x, np.ndarray) and issubclass(c, np.ndarray) answer for the real numpy.ndarray."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, sys.modules["numpy"].ndarray)
+
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        return type.__subclasscheck__(cls, sub) or issubclass(sub, sys.modules["numpy"].ndarray)
+
+
+class ndarray(metaclass=ArrayClassMeta):
+    """numpy.ndarray as a submission sees it (as np.ndarray and as type(array)): the real constructor
+    with a buffer forges objects, np.ndarray((1,), object, buffer=np.array([id(x)])) being x itself."""
+
+    def __new__(cls, shape, dtype=float, buffer=None, offset=0, strides=None, order=None):
+        if buffer is not None:
+            raise TypeError("np.ndarray(..., buffer=...) is not available in the sandbox (it reinterprets memory); "
+                            "use np.array, np.zeros or np.empty")
+        return sys.modules["numpy"].ndarray(shape, dtype, None, offset, strides, order)
+
+
+# Real classes a submission sees only as their stand-ins, by np.ndarray and by type(x) alike.
+STAND_INS: dict[type, type] = {}
+
 REPLACEMENTS: dict[tuple[str, str], Any] = {
+    ("numpy", "ndarray"): ndarray,
     ("dataclasses", "dataclass"): dataclass,
     ("functools", "total_ordering"): total_ordering,
     ("functools", "wraps"): wraps,
@@ -181,6 +207,8 @@ def module_proxy(name: str) -> ModuleProxy:
     """A fresh proxy of an allowlisted module, its allowlisted submodules as proxies too. Names this
     Python or numpy does not have are left out (never looked up later)."""
     module = importlib.import_module(name)
+    if name == "numpy":
+        STAND_INS[module.ndarray] = ndarray
     values = {attr: REPLACEMENTS.get((name, attr)) or getattr(module, attr)
               for attr in ALLOWLISTS[name] if hasattr(module, attr)}
     for child in submodules(name):
