@@ -383,6 +383,41 @@ def test_numpy_array_over_a_buffer_is_refused(refused, load):
     assert namespace["r"] == (True, True, (2,), True, False, True)
 
 
+# numpy methods that trusted an argument: resize(refcheck=False) freed memory a view still used (the
+# view then read freed memory); RandomState.set_state indexed its key array with the state's position
+# unchecked (reading past it, then crashing the interpreter).
+RESIZE = "import numpy as np\na = np.zeros(2)\nb = a[:1]\na.resize(1000, refcheck=False)\nr = b[0]\n"
+SET_STATE = ("import numpy as np\nrs = np.random.RandomState(1)\ns = rs.get_state()\n"
+             "rs.set_state((s[0], s[1], 10**8, s[3], s[4]))\nr = rs.randint(0, 9)\n")
+
+
+@pytest.mark.parametrize("source, kind, words", [
+    (RESIZE, ValueError, ("resize(refcheck=False) is not available",)),
+    (SET_STATE, ValueError, ("expected a RandomState state position in 0..624, got 100000000",)),
+    (SET_STATE.replace("rs.set_state(", "np.random.RandomState.set_state(rs, "), AttributeError,
+     ("available on an instance only",)),
+    ("import numpy as np\nclass S(np.random.RandomState):\n    pass\nrs = S(1)\ns = rs.get_state()\n"
+     "super(S, rs).set_state((s[0], s[1], -5, s[3], s[4]))\n", ValueError, ("got -5",)),
+], ids=["resize-refcheck", "set_state", "set_state-unbound", "set_state-super"])
+def test_numpy_methods_that_trust_an_argument_check_it(refused, source, kind, words):
+    refused(source, kind, *words)
+
+
+def test_checked_numpy_methods_still_work(load):
+    namespace = load("""
+        import numpy as np
+        a = np.zeros(2)
+        a.resize((3,))
+        rs = np.random.RandomState(1)
+        s = rs.get_state()
+        x = rs.randint(0, 10**6)
+        rs.set_state(s)
+        rs.set_state(rs.get_state(legacy=False))
+        r = (a.shape, rs.randint(0, 10**6) == x)
+    """)
+    assert namespace["r"] == ((3,), True)
+
+
 def test_library_objects_that_forward_writes_are_read_only(refused):
     # typing.Counter.x = ... would set collections.Counter.x (the alias forwards the write).
     refused("import typing\ntyping.Counter.most_common = None\n", TypeError, "_SpecialGenericAlias objects",

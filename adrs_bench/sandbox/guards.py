@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import operator
+import sys
 import types
 from typing import Any, Iterable
 
@@ -50,12 +51,6 @@ def refuse_hidden_value(name: str, value: Any) -> None:
 
 
 MISSING = object()
-# Names that take the careful path (RestrictedPython's own checks): str.format and friends, and the
-# inspect attributes. Everything else is a plain getattr after two set lookups: attribute access is
-# the hot path of most submissions.
-CAREFUL_NAMES = frozenset({"format", "format_map", "get_field", "get_value", "vformat", "Formatter"}) | INSPECT_ATTRIBUTES
-
-
 PLAIN_NAMES: set[str] = set()  # names already found plain (str, no underscore, not denied, not careful)
 FORMAT_NAMES = frozenset({"format", "format_map"})
 
@@ -68,6 +63,50 @@ def formats_fields(value: Any) -> bool:
     return isinstance(getattr(value, "__self__", None), str) and getattr(value, "__name__", None) in FORMAT_NAMES
 
 
+def checked_resize(value: Any) -> Any:
+    """ndarray.resize, never with refcheck=False (that frees memory its views still read and write)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None or not isinstance(getattr(value, "__self__", None), numpy.ndarray):
+        return value
+
+    def resize(*new_shape: Any, refcheck: bool = True) -> None:
+        if not refcheck:
+            raise ValueError("ndarray.resize(refcheck=False) is not available in the sandbox (views would read "
+                             "freed memory); leave refcheck on or make a new array")
+        return value(*new_shape)  # holds no other reference to the array: numpy's refcheck still passes
+    return resize
+
+
+def checked_set_state(value: Any) -> Any:
+    """RandomState.set_state, with its position checked (numpy indexes its key array with it unchecked)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        return value
+    if value is numpy.random.RandomState.set_state:
+        raise AttributeError("RandomState.set_state is available on an instance only: rs.set_state(state)")
+    if not isinstance(getattr(value, "__self__", None), numpy.random.RandomState):
+        return value
+
+    def set_state(state: Any) -> Any:
+        position = state["state"]["pos"] if isinstance(state, dict) else state[2]
+        if not 0 <= int(position) <= 624:
+            raise ValueError(f"expected a RandomState state position in 0..624, got {position}; pass a state "
+                             "from get_state()")
+        return value(state)
+    return set_state
+
+
+# numpy methods that trust an argument; however they are reached (bound, through super(), from the
+# class) they come wrapped so that the argument is checked.
+CHECKED_METHODS = {"resize": checked_resize, "set_state": checked_set_state}
+
+# Names that take the careful path (RestrictedPython's own checks): str.format and friends, the
+# inspect attributes, and CHECKED_METHODS. Everything else is a plain getattr after two set lookups:
+# attribute access is the hot path of most submissions.
+CAREFUL_NAMES = (frozenset({"format", "format_map", "get_field", "get_value", "vformat", "Formatter"})
+                 | INSPECT_ATTRIBUTES | CHECKED_METHODS.keys())
+
+
 def guarded_getattr(obj: Any, name: str, default: Any = MISSING) -> Any:
     if type(name) is str and name in PLAIN_NAMES:  # the hot path: one set lookup
         value = getattr(obj, name) if default is MISSING else getattr(obj, name, default)
@@ -77,6 +116,8 @@ def guarded_getattr(obj: Any, name: str, default: Any = MISSING) -> Any:
         value = safer_getattr_raise(obj, name) if default is MISSING else safer_getattr(obj, name, default)
         if name in FORMAT_NAMES and formats_fields(value):
             raise NotImplementedError("str.format/format_map are not available in the sandbox; use f-strings or %")
+        if name in CHECKED_METHODS:
+            value = CHECKED_METHODS[name](value)
     else:
         if len(PLAIN_NAMES) < 100_000:  # bounded: getattr(obj, computed_name) cannot grow it forever
             PLAIN_NAMES.add(name)
