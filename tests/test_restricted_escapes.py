@@ -17,6 +17,7 @@ import textwrap
 import types
 from pathlib import Path
 
+import numpy
 import pytest
 
 from adrs_bench.errors import InvalidSubmission
@@ -307,7 +308,7 @@ def test_type_never_hands_out_type_or_an_internal_class(refused, source, words):
     refused(source, TypeError, *words)
 
 
-@pytest.mark.parametrize("base", ["typing.Type", "typing.Type[int]"])
+@pytest.mark.parametrize("base", ["typing.Type", "typing.Type[int]", "type"])
 def test_class_deriving_from_type_is_refused(refused, base):
     # typing.Type's bases resolve to the real type: such a class is a metaclass, and calling it makes
     # a class with any dunder method (`__getattr__`, ...), as 3-argument type() would.
@@ -381,6 +382,11 @@ def test_numpy_array_over_a_buffer_is_refused(refused, load):
              isinstance(3, np.ndarray), isinstance(a, (int, np.ndarray)))
     """)
     assert namespace["r"] == (True, True, (2,), True, False, True)
+    # an array handed in by the harness, numpy never imported by the submission: the same stand-in
+    array_class = load("def class_of(a):\n    return type(a)\n")["class_of"](numpy.zeros(1))
+    assert array_class is namespace["np"].ndarray
+    with pytest.raises(TypeError, match="buffer="):
+        array_class((1,), dtype=object, buffer=numpy.zeros(1, dtype=numpy.int64))
 
 
 # numpy methods that trusted an argument: resize(refcheck=False) freed memory a view still used (the

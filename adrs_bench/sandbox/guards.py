@@ -14,8 +14,8 @@ from RestrictedPython.Guards import (guarded_iter_unpack_sequence, guarded_unpac
                                      safer_getattr, safer_getattr_raise)
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
-from .modules import (STAND_INS, SUBMISSION_MODULE, ModuleProxy, is_own_class, module_proxy, refused_module,
-                      refused_names)
+from .modules import (SUBMISSION_MODULE, ModuleProxy, is_own_class, module_proxy, refused_module, refused_names,
+                      stand_in)
 
 EXTRA_BUILTINS = (
     "all", "any", "bytes", "dict", "enumerate", "filter", "format", "frozenset", "iter", "list",
@@ -270,8 +270,9 @@ def class_of(obj: Any) -> type:
     cls = type(obj)
     if cls in PLAIN_CLASSES:
         return cls
-    if cls in STAND_INS:  # never in PLAIN_CLASSES
-        return STAND_INS[cls]
+    replacement = stand_in(cls)
+    if replacement is not None:  # so never in PLAIN_CLASSES
+        return replacement
     if issubclass(cls, type):
         raise TypeError("type() of a class is not available in the sandbox (it would hand out a metaclass); "
                         "compare classes directly or use isinstance(x, type)")
@@ -287,7 +288,7 @@ def build_class(func, name, *bases, **keywords):
     """A class statement: never a metaclass. A class deriving from `type` (say through typing.Type,
     whose bases resolve to it) would make classes with any dunder method."""
     for base in types.resolve_bases(bases):
-        if isinstance(base, type) and issubclass(base, type):
+        if isinstance(base, SandboxType) or isinstance(base, type) and issubclass(base, type):
             raise TypeError(f"class {name} would derive from type (a metaclass), which the sandbox does not "
                             "allow; derive from object or your own classes")
     return builtins.__build_class__(func, name, *bases, **keywords)

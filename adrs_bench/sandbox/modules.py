@@ -172,8 +172,11 @@ class ndarray(metaclass=ArrayClassMeta):
         return sys.modules["numpy"].ndarray(shape, dtype, None, offset, strides, order)
 
 
-# Real classes a submission sees only as their stand-ins, by np.ndarray and by type(x) alike.
-STAND_INS: dict[type, type] = {}
+def stand_in(cls: type) -> type | None:
+    """The stand-in a submission sees for a real class (by np.ndarray and by type(x) alike), or None."""
+    numpy = sys.modules.get("numpy")
+    return ndarray if numpy is not None and cls is numpy.ndarray else None
+
 
 REPLACEMENTS: dict[tuple[str, str], Any] = {
     ("numpy", "ndarray"): ndarray,
@@ -207,8 +210,6 @@ def module_proxy(name: str) -> ModuleProxy:
     """A fresh proxy of an allowlisted module, its allowlisted submodules as proxies too. Names this
     Python or numpy does not have are left out (never looked up later)."""
     module = importlib.import_module(name)
-    if name == "numpy":
-        STAND_INS[module.ndarray] = ndarray
     values = {attr: REPLACEMENTS.get((name, attr)) or getattr(module, attr)
               for attr in ALLOWLISTS[name] if hasattr(module, attr)}
     for child in submodules(name):
