@@ -88,10 +88,15 @@ def checked_set_state(value: Any) -> Any:
         return value
 
     def set_state(state: Any) -> Any:
-        position = state["state"]["pos"] if isinstance(state, dict) else state[2]
-        if not 0 <= int(position) <= 624:
-            raise ValueError(f"expected a RandomState state position in 0..624, got {position}; pass a state "
-                             "from get_state()")
+        if isinstance(state, dict):
+            inner = state["state"]
+            state = (state["bit_generator"], inner["key"], inner["pos"], state.get("has_gauss", 0),
+                     state.get("gauss", 0.0))
+        state = tuple(state)  # read once: numpy reads this copy, not the submission's object again
+        position = state[2] if len(state) > 2 else None
+        if position is None or not 0 <= int(position) <= 624:
+            raise ValueError(f"expected a RandomState state position in 0..624, got {position}; pass a "
+                             "state from get_state()")
         return value(state)
     return set_state
 
