@@ -836,8 +836,8 @@ def secret_paths(world_dir: Path) -> tuple[list[str], list[str]]:
     mine.write_text("osb readable by anyone\n")
     mine.chmod(0o644)
     instances = sorted(glob.glob(str(REPO / "tasks" / "*" / "instances" / "*")))
-    results = sorted(glob.glob(str(REPO / "leaderboard" / "results" / "*.json")))
-    assert len(instances) >= 10 and len(results) >= 10
+    results = sorted(glob.glob(str(REPO / "leaderboard" / "results" / "*.json")))  # where a run wrote some
+    assert len(instances) >= 10
     files = ["/etc/shadow", "/etc/passwd", "/proc/self/status", "/proc/1/environ", str(mine)] + instances + results
     dirs = ["/root", "/etc", "/tmp", str(REPO), str(REPO / "tasks"), str(world_dir)]
     return files, dirs
