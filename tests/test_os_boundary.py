@@ -328,7 +328,9 @@ def test_cannot_signal_its_own_process_group(layer):
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome["same_group"]  # the bystander shares the harness's process group, like every child
     assert outcome["bystander_alive"], f"kill(0, SIGKILL) from the child killed a bystander: {outcome}"
-    assert outcome["status"] == "ok" and outcome["value"] == errno.EPERM, outcome
+    assert outcome["status"] == "ok", outcome  # the child (and its supervisor) lived to answer
+    if layer == "full":
+        assert outcome["value"] == errno.EPERM, outcome  # the filter refuses kill()
 
 
 SIGIO_ATTACK = """
@@ -356,7 +358,9 @@ def test_cannot_signal_through_sigio(sandbox, bystander, layer):
     reply = sandbox(LAYERS[layer]).call(payload(SIGIO_ATTACK, bystander.pid), seed=1, timeout=5.0)
     time.sleep(0.05)
     assert running(bystander.pid), f"the bystander was killed through SIGIO: {reply}"
-    assert reply.status == "error" and "ProcessLookupError" in reply.message  # F_SETOWN: no such pid
+    assert reply.status == "error", reply  # F_SETOWN refused
+    if LAYERS[layer].namespaces:
+        assert "ProcessLookupError" in reply.message, reply  # no such pid in the child's namespace
 
 
 RENICE = """
