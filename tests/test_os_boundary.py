@@ -310,12 +310,7 @@ except OSError as exc:
 
 @pytest.mark.parametrize("layer", [
     "full",
-    pytest.param("namespaces-alone", marks=pytest.mark.xfail(strict=True, reason=(
-        "HOLE: kill(0, SIGKILL) from the child signals its process group, which is the harness's "
-        "(no setsid between harness, fork server, supervisor and child); the PID namespace does not "
-        "scope process-group signals, so without the filter it kills every `nobody` process in the "
-        "harness's group (other sessions' children and supervisors, its own supervisor), and as an "
-        "ordinary user (user namespace, same uid) the harness itself"))),
+    "namespaces-alone",  # the child's own session: its group holds only itself
 ])
 def test_cannot_signal_its_own_process_group(layer):
     """kill(0, SIGKILL): the child's process group must hold nothing outside its own namespace. Run in
@@ -347,11 +342,7 @@ result = "armed and fired"
 
 @pytest.mark.parametrize("layer", [
     "full", "namespaces-alone",
-    pytest.param("seccomp-alone", marks=pytest.mark.xfail(strict=True, reason=(
-        "HOLE: the filter denies kill/tgkill/pidfd_send_signal but not fcntl(F_SETOWN)+F_SETSIG+O_ASYNC "
-        "(F_SETOWN_EX and ioctl FIOSETOWN/SIOCSPGRP set the same owner): without the PID namespace the "
-        "child makes the kernel send SIGKILL to any pid of its uid (as root: `nobody`, i.e. other "
-        "sandboxed children and supervisors; as an ordinary user: the harness itself)"))),
+    "seccomp-alone",  # the filter refuses F_SETOWN, F_SETSIG, F_SETOWN_EX
 ])
 def test_cannot_signal_through_sigio(sandbox, bystander, layer):
     """The kernel's own signal (F_SETOWN on a pipe) cannot be aimed at a process outside the child."""
@@ -359,7 +350,9 @@ def test_cannot_signal_through_sigio(sandbox, bystander, layer):
     time.sleep(0.05)
     assert running(bystander.pid), f"the bystander was killed through SIGIO: {reply}"
     assert reply.status == "error", reply  # F_SETOWN refused
-    if LAYERS[layer].namespaces:
+    if LAYERS[layer].syscall_filter:
+        assert "PermissionError" in reply.message, reply  # the filter refuses F_SETOWN
+    else:
         assert "ProcessLookupError" in reply.message, reply  # no such pid in the child's namespace
 
 
@@ -378,17 +371,9 @@ def nice(pid: int) -> int:
     return int(fields[16])
 
 
-PRIORITY_HOLE = (
-    "HOLE: setpriority(PRIO_PGRP, 0, 19) acts on the caller's process group, which is the harness's "
-    "(no process on the way calls setsid), across PID namespaces, and the filter allows it: it "
-    "renices every process of the child's uid in that group (as root: the other sessions' children and "
-    "supervisors, i.e. concurrent workers; as an ordinary user: the harness and the fork server "
-    "themselves, and so every later child), although the call returns EPERM")
-
-
 @pytest.mark.parametrize("layer", [
-    pytest.param("full", marks=pytest.mark.xfail(strict=True, reason=PRIORITY_HOLE)),
-    pytest.param("namespaces-alone", marks=pytest.mark.xfail(strict=True, reason=PRIORITY_HOLE)),
+    "full",
+    "namespaces-alone",  # the child's own session: PRIO_PGRP 0 is its own group
 ])
 def test_cannot_deprioritise_other_processes(sandbox, bystander, layer):
     """setpriority on its own process group, its own user and pids the harness passes in (another

@@ -76,6 +76,7 @@ def serve(req_fd: int, rep_fd: int, setup: dict, adapter: Adapter, isolation: Is
     limits = Limits(**setup["limits"])
     code = marshal.loads(setup["code"])
     filename, allowed = setup["filename"], tuple(setup["allowed_imports"])
+    os.setsid()  # a session and process group of its own: kill(0), PRIO_PGRP reach nothing outside
     confine_child(limits, address_space, isolation)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the 0-byte limit fails, not kills
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -61,6 +61,7 @@ def close_other_descriptors(keep: tuple[int, ...]) -> None:
 def supervise(req_fd: int, rep_fd: int, status_fd: int) -> None:
     """The supervisor: read the setup, confine, fork the child, report its pid, wait, report its end."""
     close_other_descriptors((req_fd, rep_fd, status_fd))
+    os.setsid()  # out of the harness's process group: group-wide calls from below cannot reach it
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     setup = wire.read_frame(req_fd)
     if setup is None:

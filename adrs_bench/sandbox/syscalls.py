@@ -1,8 +1,8 @@
 """The child's system-call filter (seccomp-BPF through libseccomp, via the pyseccomp binding).
 
 A deny-list on top of the namespaces: whatever the restricted compiler lets through, the child cannot
-make a process or a thread, exec a program, open a socket, signal or trace any process, open a file for
-writing or create one, map a file shared and writable, change its limits, identity or capabilities,
+make a process or a thread, exec a program, open a socket, signal or trace any process (nor have the
+kernel signal one for it, nor change another's priority), open a file for writing or create one, map a file shared and writable, change its limits, identity or capabilities,
 or touch mounts and namespaces. Denied calls fail with EPERM (ENOSYS where libc should fall back),
 so the submission sees an ordinary OSError rather than a killed process. System calls of foreign
 architectures (x86-32 from x86-64) kill the process (libseccomp's default for a bad architecture).
@@ -48,6 +48,9 @@ NOT_IMPLEMENTED = ("clone3", "openat2")
 
 O_WRITE_BITS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND)
 MAP_SHARED, PROT_WRITE = 0x01, 0x2
+PRIO_PROCESS = 0
+F_SETOWN, F_SETSIG, F_SETOWN_EX = 8, 10, 15
+FIOSETOWN, SIOCSPGRP = 0x8901, 0x8902
 
 
 def build_filter(seccomp: Any):
@@ -71,6 +74,17 @@ def build_filter(seccomp: Any):
     add(deny, "mmap", seccomp.Arg(2, seccomp.MASKED_EQ, PROT_WRITE, PROT_WRITE),
         seccomp.Arg(3, seccomp.MASKED_EQ, MAP_SHARED, MAP_SHARED))
     add(deny, "prlimit64", seccomp.Arg(2, seccomp.NE, 0))  # reading limits stays allowed
+    # Acting on other processes without naming them by pid: priorities of a group or a user, signals
+    # the kernel sends to a file's owner (F_SETOWN + F_SETSIG + O_ASYNC), scheduling of other pids.
+    add(deny, "setpriority", seccomp.Arg(0, seccomp.NE, PRIO_PROCESS))
+    add(deny, "setpriority", seccomp.Arg(1, seccomp.NE, 0))
+    for command in (F_SETOWN, F_SETSIG, F_SETOWN_EX):
+        add(deny, "fcntl", seccomp.Arg(1, seccomp.EQ, command))
+    for request in (FIOSETOWN, SIOCSPGRP):
+        add(deny, "ioctl", seccomp.Arg(1, seccomp.EQ, request))
+    for name in ("sched_setscheduler", "sched_setparam", "sched_setaffinity", "sched_setattr"):
+        add(deny, name, seccomp.Arg(0, seccomp.NE, 0))
+    add(deny, "ioprio_set")
     return rules
 
 
