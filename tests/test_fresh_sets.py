@@ -95,7 +95,7 @@ def test_load_plain_fresh_names_the_replayable_set(fresh_task):
 
 def test_a_big_seed_survives_the_record(tmp_path):
     """JSON integers are unbounded: the schema takes a 128-bit seed and it loads back exactly."""
-    record = json.loads((RESULTS / "prism_placement-v1__dev__first_fit.json").read_text())
+    record = json.loads((RESULTS / f"{registry.get_task('prism_placement').spec.id}__dev__first_fit.json").read_text())
     record["set"].update(name=f"fresh:{BIG}", fresh_seed=BIG, held_out=True)
     saved = results.save(record, tmp_path / results.default_filename(record))
     assert saved.name.startswith(f"{record['task']['id']}__fresh-{BIG}__")

@@ -17,13 +17,14 @@ from adrs_bench import results
 from adrs_bench.cli import main
 from adrs_bench.errors import AggregateMismatch, NonFiniteNumber, ResultFileError
 from adrs_bench.instances import InstanceSet
+from adrs_bench.registry import get_task
 from adrs_bench.runner import aggregate
 from adrs_bench.task_api import STATUSES, InstanceOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = sorted((ROOT / "leaderboard" / "results").glob("*.json"))
 # A committed record with failed instances (two statuses), so the counts are not trivial.
-MIXED = ROOT / "leaderboard" / "results" / "prism_placement-v1__dev__first_fit.json"
+MIXED = ROOT / "leaderboard" / "results" / f"{get_task('prism_placement').spec.id}__dev__first_fit.json"
 
 
 @pytest.fixture
