@@ -153,6 +153,9 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
         artifacts: Path | None, no_save: bool, workers: int, strict: bool, quiet: bool,
         require_isolation: bool) -> None:
     """Run FILE (default: the task's shipped example) on an instance set and score it."""
+    from .sandbox import forkserver
+
+    forkserver.prestart()  # first: the fork server boots while this process imports and loads the set
     from . import results
     from .instances import is_fresh, parse_fresh, resolve_fresh
     from .registry import get_task

@@ -241,6 +241,7 @@ def run(task: Task, path: Path | str, set_name: str | None = None, label: str | 
     """Check and run a submission on a set; return (record, outcomes, instance set)."""
     started = time.monotonic()
     forkserver.prestart()  # before the set is loaded: the children's parent never holds it
+    import numpy  # noqa: F401  the record and its interval need it; imported while the fork server boots
     instance_set = load_set(task, set_name or task.spec.default_set)
     submission = check_submission(path, task.spec)
     isolations: list[Isolation] = []

@@ -26,7 +26,7 @@ import sys
 import threading
 from typing import Any
 
-from . import isolation, wire
+from . import wire
 
 READY = b"ready"
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -60,6 +60,8 @@ def close_other_descriptors(keep: tuple[int, ...]) -> None:
 
 def supervise(req_fd: int, rep_fd: int, status_fd: int) -> None:
     """The supervisor: read the setup, confine, fork the child, report its pid, wait, report its end."""
+    from . import isolation
+
     close_other_descriptors((req_fd, rep_fd, status_fd))
     os.setsid()  # out of the harness's process group: group-wide calls from below cannot reach it
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -194,6 +196,8 @@ class ForkServer:
         return self.process.poll() is None
 
     def close(self) -> None:
+        if not self.ready:
+            self.process.kill()  # still booting: nothing of ours runs there yet
         try:
             self.sock.close()
         finally:

@@ -20,10 +20,14 @@ READ_CHUNK = 65536  # below malloc's mmap threshold: a 1 MiB read buffer costs p
 SPIN_SECONDS = 0.0005  # how long each side polls before it sleeps
 
 
-def write_frame(fd: int, data: bytes) -> None:
-    view = memoryview(HEADER.pack(len(data)) + data)
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def write_frame(fd: int, data: bytes) -> None:
+    write_all(fd, HEADER.pack(len(data)) + data)
 
 
 def send_request(fd: int, message: Any) -> None:
@@ -32,16 +36,17 @@ def send_request(fd: int, message: Any) -> None:
 
 
 def send_requests(fd: int, messages: list) -> None:
-    """Several requests in one write (the child answers them one by one)."""
-    data = b"".join(HEADER.pack(len(body)) + body for body in map(marshal.dumps, messages))
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+    """Several requests in one write (the child answers them in order)."""
+    write_all(fd, b"".join(HEADER.pack(len(body)) + body for body in map(marshal.dumps, messages)))
+
+
+def encode_reply(message: dict) -> bytes:
+    """Child to parent: strict JSON (no NaN), which the parent validates."""
+    return json.dumps(message, allow_nan=False, separators=(",", ":")).encode()
 
 
 def send_reply(fd: int, message: dict) -> None:
-    """Child to parent: strict JSON (no NaN), which the parent validates."""
-    write_frame(fd, json.dumps(message, allow_nan=False, separators=(",", ":")).encode())
+    write_frame(fd, encode_reply(message))
 
 
 def read_exact(fd: int, size: int) -> bytes | None:
