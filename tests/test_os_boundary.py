@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import glob
+import gzip
 import json
 import os
 import platform
@@ -40,11 +41,16 @@ from pathlib import Path
 import pytest
 
 import sandbox_probe
+from adrs_bench.instances import load_set
+from adrs_bench.registry import get_task
 from adrs_bench.sandbox import forkserver
+from adrs_bench.sandbox.checks import check_submission
 from adrs_bench.sandbox.isolation import MAX_PROCESSES, NOBODY, IsolationPolicy
 from adrs_bench.sandbox.reaper import descendants
 from adrs_bench.sandbox.session import SandboxSession
 from adrs_bench.spec import Limits
+from adrs_bench.tasks.llm_routing import bridge as routing_bridge, evaluator as routing_evaluator
+from adrs_bench.tasks.llm_routing.generate import Trace
 from conftest import ROUND_ROBIN, make_case
 
 REPO = Path(__file__).resolve().parents[1]
@@ -960,8 +966,9 @@ def model_marker(case) -> str:
     return case.models[0].model_name
 
 
-def child_memory(pid: int) -> bytes:
-    """Every readable mapping of `pid`, read by the harness (root) through /proc/PID/mem."""
+def memory_regions(pid: int, containing: int | None = None) -> list[tuple[int, bytes]]:
+    """Every readable mapping of `pid` (or only the one holding the address `containing`) with its
+    start address, read by the harness (root) through /proc/PID/mem."""
     chunks = []
     with open(f"/proc/{pid}/maps") as f:
         maps = f.read().splitlines()
@@ -971,12 +978,19 @@ def child_memory(pid: int) -> bytes:
             if "r" not in perms:
                 continue
             begin, end = (int(x, 16) for x in span.split("-"))
+            if containing is not None and not begin <= containing < end:
+                continue
             try:
                 mem.seek(begin)
-                chunks.append(mem.read(end - begin))
+                chunks.append((begin, mem.read(end - begin)))
             except (OSError, OverflowError, ValueError):
                 continue  # [vvar], [vsyscall]: not readable this way
-    return b"\0".join(chunks)
+    return chunks
+
+
+def child_memory(pid: int) -> bytes:
+    """Every readable mapping of `pid`, read by the harness (root) through /proc/PID/mem."""
+    return b"\0".join(data for _, data in memory_regions(pid))
 
 
 def test_the_child_holds_only_its_own_case(task, checked):
@@ -1014,6 +1028,103 @@ def test_the_child_holds_only_its_own_case(task, checked):
         assert len(memory) > 10 * 2 ** 20
         assert model_marker(cases[sent]).encode() in memory  # positive control
         assert [s for s in hidden if s.encode() in memory] == []
+
+
+# The LLQ baseline (tasks/llm_routing/example.py) with two positive controls for the memory scan: a
+# class attribute holding a random marker (in the code the child is sent), and a string the router
+# builds at run time from the prompt lengths of requests 0..23 as it sees them.
+MARKED_LLQ = """
+class Router:
+    MARKER = "{marker}"
+
+    def __init__(self):
+        self.prompts = {{}}
+        self.trail = None
+
+    def schedule(self):
+        for request in self.request_queue:
+            if request.id < 24 and request.id not in self.prompts:
+                self.prompts[request.id] = str(request.prompt_tokens)
+        if self.trail is None and len(self.prompts) == 24:
+            self.trail = self.MARKER + ":" + ",".join([self.prompts[i] for i in range(24)])
+        if not self.request_queue or not self.replica_schedulers:
+            return []
+        loads = [[replica.num_requests, replica_id] for replica_id, replica in sorted(self.replica_schedulers.items())]
+        pairs = []
+        for request in self.request_queue:
+            best = min(loads)
+            pairs.append((best[1], request))
+            best[0] += 1
+        return pairs
+"""
+ROUTED_REQUESTS = 300  # of dev seed 1: a few seconds through the sandboxed router
+
+
+def csv_window(csv_text: bytes, trace: Trace, start: int, count: int = 4) -> bytes:
+    """Lines start..start+count-1 of `trace` exactly as the decompressed instance file holds them
+    (seed, duration, arrival, prompt, decode), found in the parent's copy of that text."""
+    lines = [f"{trace.seed},{trace.duration!r},{trace.arrival_times[i]:.6f},{trace.prompt_tokens[i]},"
+             f"{trace.decode_tokens[i]}\n" for i in range(start, start + count)]
+    window = "".join(lines).encode("ascii")
+    assert window in csv_text
+    return window
+
+
+def test_a_routing_child_holds_no_decode_length(write_submission):
+    """The harness loads llm_routing's dev set (every trace, decode lengths included) and keeps its
+    decompressed CSV text alive; then the LLQ router routes the first 300 requests of dev seed 1 through
+    the real path (bridge.simulate_sandboxed, the task's child adapter and mirror). With the child still
+    alive, the harness reads its whole memory through /proc/PID/mem. The child was forked from the clean
+    fork server and shown only arrivals with their prompt lengths, so none of these is there:
+    (a) runs of 4 CSV lines (decode lengths included) of the other dev traces; (b) runs of 4 CSV lines
+    of the routed requests themselves, and the routed (and every other) trace's first 24 decode lengths
+    comma-joined. Positive controls: the router's marker (sent code) and the string it built at run time
+    from the prompt lengths of requests 0..23, which are found in the child; and each CSV run is found
+    in the harness's own memory, inside the parent's copy of the CSV text. (With the fork server made
+    a fork of the harness instead, every CSV run is found in the child and this test fails.)"""
+    routing = get_task("llm_routing")
+    spec = routing.spec
+    dev = load_set(routing, "dev")  # the parent holds every trace ...
+    csv_text = gzip.decompress(spec.path(spec.sets["dev"].file).read_bytes())  # ... and the file's text
+    traces = {trace.seed: trace for trace in dev.cases}
+    assert sorted(traces) == [1, 2, 3, 4, 5] and all(len(t) > 7000 for t in traces.values())
+    full = traces[1]
+    routed = Trace(full.seed, full.duration, full.arrival_times[:ROUTED_REQUESTS],
+                   full.prompt_tokens[:ROUTED_REQUESTS], full.decode_tokens[:ROUTED_REQUESTS])
+
+    marker = "osbL" + secrets.token_hex(16)
+    submission = check_submission(write_submission(MARKED_LLQ.format(marker=marker), "marked_llq.py"), spec)
+    limits = dataclasses.replace(spec.limits, instance_seconds=60.0, total_seconds=120.0)
+    with SandboxSession(submission.code, str(submission.path), routing.plugin.child_adapter, spec.allowed_imports,
+                        limits) as session:
+        run = routing_bridge.simulate_sandboxed(session, routed, routing_evaluator.CLUSTER, seed=1,
+                                                call_seconds=5.0, seed_budget=60.0)
+        assert run.status == "ok", run.message
+        assert len(run.result.records) == ROUTED_REQUESTS and run.stats.calls > ROUTED_REQUESTS
+        assert session.isolation.missing == ()
+        assert session.pid is not None and alive(session.pid)  # scanned alive, mid-session
+
+        # The search strings are made only now, after the child was forked: a child forked from the
+        # harness (a broken sandbox) would then hold the CSV text and the traces, not these strings.
+        other_lines = [csv_window(csv_text, traces[seed], start) for seed in (2, 3, 4, 5)
+                       for start in (0, 100, 5000)]
+        own_lines = [csv_window(csv_text, full, start) for start in (0, 20, 150, ROUTED_REQUESTS - 4)]
+        decode_runs = [",".join(map(str, t.decode_tokens[:24])).encode() for t in dev.cases]
+        hidden = other_lines + own_lines + decode_runs
+        trail = (marker + ":" + ",".join(map(str, routed.prompt_tokens[:24]))).encode()
+        memory = child_memory(session.pid)
+        assert len(memory) > 10 * 2 ** 20
+        assert marker.encode() in memory and trail in memory  # positive controls: the scan sees the child
+        assert [s for s in hidden if s in memory] == []
+
+    # Second positive control: the same runs are in the harness's memory, inside its copy of the CSV
+    # text (where a child forked from the harness would have them), not only in the search strings.
+    text_start = id(csv_text) + sys.getsizeof(b"") - 1  # CPython: a bytes object's data follows its header
+    for window in other_lines + own_lines:
+        address = text_start + csv_text.index(window)
+        [(begin, region)] = memory_regions(os.getpid(), containing=address)
+        assert region[address - begin:address - begin + len(window)] == window
+    assert len(dev.cases) == 5  # the set stayed loaded until here
 
 
 def test_the_child_holds_no_descriptor_but_its_pipes(sandbox):
