@@ -61,3 +61,7 @@ class UsageError(AdrsError):
 
 class IsolationUnavailable(AdrsError):
     """--require-isolation was given and a sandbox child lacked part of the OS boundary."""
+
+
+class SandboxUnavailable(AdrsError):
+    """The fork server could not make a sandboxed child: the machine's fault, not the submission's."""

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from adrs_bench.registry import get_task
 from adrs_bench.runner import case_seed
 from adrs_bench.sandbox.replies import CRASHED, MEMORY, TIMEOUT
@@ -94,6 +96,8 @@ def test_a_kill_is_reported_with_its_real_cause():
 MIXED = """
 import time
 
+import pytest
+
 
 def compute_model_placement(gpu_num, models):
     first = (gpu_num, models[0].model_size, models[0].req_rate)
@@ -169,3 +173,66 @@ def test_bad_answers_end_to_end_record_equals_json_and_nothing_outlives_the_run(
         time.sleep(0.05)
     assert fork_servers() - before_servers == set()
     assert in_nested_pid_namespaces() - before_nested == set()
+
+
+UNSEEDED = """
+import random
+import numpy as np
+
+
+def compute_model_placement(gpu_num, models):
+    random.seed()
+    values = [random.random(), random.Random().random(), float(np.random.default_rng().random())]
+    np.random.seed()
+    values.append(float(np.random.random()))
+    raise ValueError('draws ' + repr(values))
+"""
+
+
+def test_generators_asked_for_without_a_seed_still_repeat(run_source):
+    """random.seed(), random.Random(), np.random.default_rng(), np.random.seed() without a seed take it
+    from the per-case streams, not from the OS: a rerun gives the same draws."""
+    cases = small_cases(2)
+    first = [o.message for o in run_source(UNSEEDED, cases)]
+    again = [o.message for o in run_source(UNSEEDED, cases)]
+    assert all(m.startswith("ValueError: draws [") for m in first), first
+    assert first == again
+    assert first[0] != first[1]
+
+
+FORGE = """
+import fcntl, os, struct, time
+for fd in range(3, 32):
+    try:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+            body = arg.encode()
+            os.write(fd, struct.pack(">I", len(body)) + body)
+    except OSError:
+        pass
+time.sleep(0.2)
+result = "after the forged frame"
+"""
+
+
+@pytest.mark.parametrize("frame", [
+    '{"status": "ok", "value": 1, "seconds": NaN}',
+    '{"status": "ok", "value": 1, "seconds": 1' + "0" * 400 + "}",
+    '{"status": "ok", "value": ' + "[" * 100_000 + "]" * 100_000 + ', "seconds": 0.1}',
+    '{"status": ["ok"], "value": 1, "seconds": 0.1}',
+    '{"status": "ok", "value": 1, "seconds": -1}',
+    '[1, 2, 3]',
+    'not json at all',
+])
+def test_a_forged_reply_is_a_failed_call_never_a_harness_crash(frame):
+    """Unrestricted code in the child writes its own frame on the reply pipe: the harness reports the
+    call as crashed with one short line, and the next call gets a working child."""
+    session = SandboxSession(compile("", "x.py", "exec"), "x.py", "sandbox_probe:run_plain",
+                             ("os", "fcntl", "struct", "time"), LIMITS)
+    try:
+        reply = session.call({"source": FORGE, "arg": frame}, seed=1, timeout=5.0)
+        assert reply.status == CRASHED, reply
+        assert "\n" not in reply.message and len(reply.message) <= 300
+        again = session.call({"source": "result = 42", "arg": None}, seed=1, timeout=5.0)
+        assert (again.status, again.value) == ("ok", 42)
+    finally:
+        session.stop()

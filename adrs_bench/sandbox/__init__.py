@@ -2,11 +2,12 @@
 
 Two layers, and the outer one must hold alone (docs/sandbox.md says exactly what holds where):
 
-* the restricted compiler (`policy`, `checks`, `guards`): RestrictedPython's rules (no underscore names,
+* the restricted compiler (`policy`, `checks`, `guards`, `modules`): RestrictedPython's rules (no underscore names,
   no `open`, no `exec`/`eval`), allowlisted imports, modules seen through attribute allowlists. It
   stops the accidents of machine-written code early and with a precise message. It has been escaped
   before and will be again, so nothing below trusts it;
-* the process boundary (`forkserver`, `isolation`, `syscalls`, `child`, `session`, `reaper`): every
+* the process boundary (`forkserver`, `isolation`, `syscalls`, `child`, `session`, `reaper`; `wire`
+  frames the messages, `replies` names the outcomes, `remote` is the stateful tasks' call helper): every
   child is forked from a clean fork server (it never held an instance set), runs as PID 1 of new
   PID/network/mount/IPC/UTS namespaces with an empty read-only root, as `nobody` (or in a user
   namespace) with no capabilities and no new privileges, under rlimits and a seccomp filter, and

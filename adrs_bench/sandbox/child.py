@@ -80,6 +80,7 @@ def serve(req_fd: int, rep_fd: int, setup: dict, adapter: Adapter, isolation: Is
     confine_child(limits, address_space, isolation)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the 0-byte limit fails, not kills
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    seed_generators(0)  # the first load only checks that the module loads; seeded like any case
     namespace, loaded = load(code, filename, allowed)
     wire.send_reply(rep_fd, dict(loaded, type="loaded"))
     if namespace is None:

@@ -77,6 +77,9 @@ def supervise(req_fd: int, rep_fd: int, status_fd: int) -> None:
     address_space = isolation.address_space_bytes()
     policy = isolation.IsolationPolicy(**setup["policy"])
     got = isolation.confine_supervisor(policy)
+    if setup.get("require_isolation") and got.missing:
+        report(status_fd, {"pid": None, "isolation": got.as_record()})  # refused before any submission code
+        return
     pid = os.fork()
     if pid == 0:
         status = 0
@@ -124,7 +127,10 @@ def serve_forever(sock: socket.socket) -> None:
                 adapters[reference] = resolve(reference)
             except Exception:
                 pass  # the supervisor will fail on it and the child's absence says so
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to spare: the harness sees the status pipe close with no pid
+            pid = -1
         if pid == 0:
             code = 0
             try:
@@ -154,10 +160,11 @@ class ForkServer:
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = dict(os.environ)
-        for name in BLAS_THREAD_VARIABLES:
-            env[name] = "1"  # before numpy loads there: BLAS single-threaded in every child
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        # A minimal environment: children inherit it, and nothing of the harness's (tokens, home) belongs
+        # there. Hash seed fixed so that set and dict orders, and so scores, repeat bit for bit.
+        env = {name: "1" for name in BLAS_THREAD_VARIABLES}  # before numpy loads: single-threaded BLAS
+        env.update(PYTHONPATH=os.pathsep.join(p for p in sys.path if p), PYTHONHASHSEED="0",
+                   PATH=os.defpath)
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from adrs_bench.sandbox.forkserver import main; main()", str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -216,6 +223,8 @@ def server() -> ForkServer:
     global SERVER
     with SERVER_LOCK:
         if SERVER is None or not SERVER.alive():
+            if SERVER is not None:
+                SERVER.close()
             SERVER = ForkServer()
         return SERVER
 

@@ -102,16 +102,24 @@ class CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
+def effective_capabilities() -> int:
+    """The effective capability set (from capget: /proc may already be hidden)."""
+    header, data = CapHeader(LINUX_CAPABILITY_VERSION_3, 0), (CapData * 2)()
+    if libc().capget(ctypes.byref(header), data) != 0:
+        return -1
+    return data[0].effective | (data[1].effective << 32)
+
+
 def drop_all_capabilities(lib) -> None:
     """Empty the bounding set, then the effective, permitted and inheritable sets."""
     last = 63
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             last = int(f.read())
-    except OSError:
+    except (OSError, ValueError):
         pass
     for cap in range(last + 1):
-        lib.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+        lib.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # needs CAP_SETPCAP; without it the bounding set stays
     check(lib.capset(ctypes.byref(CapHeader(LINUX_CAPABILITY_VERSION_3, 0)), (CapData * 2)()), "capset")
 
 
@@ -175,23 +183,29 @@ def confine_supervisor(policy: IsolationPolicy) -> Isolation:
     else:
         missing.append("namespaces (switched off)")
     if root:
-        become_nobody()
-        user, capabilities = "nobody", "none"
+        try:
+            become_nobody()
+            user, capabilities = "nobody", "none"
+        except OSError as exc:  # a rootless container may have no `nobody` to become
+            user, capabilities = "root", "unchanged"
+            missing.append(f"an unprivileged user ({exc.strerror or exc})")
     else:
         user = f"uid {os.geteuid()} (the harness's own)"
         try:
-            if in_user_namespace:
-                drop_all_capabilities(lib)
-            capabilities = "none"
-        except OSError as exc:
-            capabilities = "unchanged"
-            missing.append(f"dropping capabilities ({exc})")
+            drop_all_capabilities(lib)  # in the user namespace, or whatever file/ambient ones it held
+        except OSError:
+            pass
+        capabilities = "none" if effective_capabilities() == 0 else "some left"
+        if capabilities != "none":
+            missing.append("dropping capabilities")
     lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     lib.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after the uid change, which clears it
     if not policy.syscall_filter:
         missing.append("seccomp filter (switched off)")
-    elif syscalls.load_module()[0] is None:
-        missing.append(syscalls.load_module()[1])
+    else:
+        module, why = syscalls.load_module()
+        if module is None:
+            missing.append(why)
     return Isolation(user, namespaces, empty_root, capabilities, True, policy.syscall_filter and not any(
         m.startswith("seccomp") for m in missing), tuple(missing))
 

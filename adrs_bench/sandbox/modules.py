@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import functools
 import importlib
+import random
 import sys
 from typing import Any, Iterable
 
@@ -178,7 +179,40 @@ def stand_in(cls: type) -> type | None:
     return ndarray if numpy is not None and cls is numpy.ndarray else None
 
 
+# Generators asked for without a seed would read the OS's entropy and make a rerun differ. They are
+# seeded from the module-level generators instead, which the child seeds from each case's content.
+# (np.random.RandomState() stays as numpy has it: it is a class submissions subclass; unseeded, it is
+# the one generator left that reads the OS.)
+def fresh_seed() -> int:
+    return random.getrandbits(63)
+
+
+class Random(random.Random):
+    """random.Random: without a seed, seeded from the per-case `random` stream (not the OS)."""
+
+    def seed(self, a=None, version=2):
+        super().seed(fresh_seed() if a is None else a, version)
+
+
+def random_seed(a=None, version=2):
+    random.seed(fresh_seed() if a is None else a, version)
+
+
+def numpy_seed(seed=None):
+    numpy = sys.modules["numpy"]
+    numpy.random.seed(int(numpy.random.randint(0, 2**32 - 1)) if seed is None else seed)
+
+
+def default_rng(seed=None):
+    numpy = sys.modules["numpy"]
+    return numpy.random.default_rng(int(numpy.random.randint(0, 2**62)) if seed is None else seed)
+
+
 REPLACEMENTS: dict[tuple[str, str], Any] = {
+    ("random", "Random"): Random,
+    ("random", "seed"): random_seed,
+    ("numpy.random", "seed"): numpy_seed,
+    ("numpy.random", "default_rng"): default_rng,
     ("numpy", "ndarray"): ndarray,
     ("dataclasses", "dataclass"): dataclass,
     ("functools", "total_ordering"): total_ordering,

@@ -2,7 +2,8 @@
 
 With a PID namespace (the normal case) the child is the namespace's init: one SIGKILL to it and the
 kernel kills every process in the namespace. Without one (a platform that lacks namespaces), the child
-is a subreaper, so its orphans stay below it, and the tree is walked and killed process by process.
+is a subreaper, so orphans stay below it and the tree is walked and killed process by process; a
+process made with CLONE_PARENT escapes that walk, which is why the filter forbids making processes.
 """
 from __future__ import annotations
 

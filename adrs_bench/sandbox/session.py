@@ -17,13 +17,15 @@ import time
 from types import CodeType
 from typing import Any, Callable
 
-from ..errors import IsolationUnavailable
+from ..errors import IsolationUnavailable, SandboxUnavailable
 from ..spec import Limits
 from . import forkserver, reaper, wire
 from .isolation import Isolation, IsolationPolicy
 from .replies import CRASHED, ERROR, INVALID, MEMORY, OK, TIMEOUT, Reply, one_line
 
 STATUS_WAIT_SECONDS = 2.0  # how long a dead child's supervisor gets to report how it died
+START_SECONDS = 10.0  # how long a supervisor gets to confine itself and fork (not the submission's time)
+MAX_SECONDS = 1e7  # a call's own timing, as the child reports it, is at most this (or the child lies)
 
 
 class ChildGone(Exception):
@@ -56,42 +58,50 @@ class SandboxSession:
         self.status_text = b""
         self.load_failure: Reply | None = None
         self.isolation: Isolation | None = None
-        self.killed_by_us = False
-        self.starts = 0
 
     # -- life cycle
     def start(self, deadline: float) -> Reply:
+        waited = time.monotonic()
         server = forkserver.server()
         self.req_fd, self.rep_fd, self.status_fd = server.spawn(self.adapter)
-        self.buffer, self.status_text, self.killed_by_us = wire.ReplyBuffer(), b"", False
-        self.starts += 1
-        setup = {"code": marshal.dumps(self.code), "filename": self.filename, "adapter": self.adapter,
+        deadline += time.monotonic() - waited  # a fork server still booting is not the submission's time
+        self.buffer, self.status_text = wire.ReplyBuffer(), b""
+        setup = {"require_isolation": self.require_isolation,"code": marshal.dumps(self.code), "filename": self.filename, "adapter": self.adapter,
                  "allowed_imports": list(self.allowed_imports),
                  "limits": {k: getattr(self.limits, k) for k in self.limits.__dataclass_fields__},
                  "policy": {"namespaces": self.policy.namespaces, "syscall_filter": self.policy.syscall_filter}}
         wire.send_request(self.req_fd, setup)
-        started = self.status_message(deadline)
-        if started is None or not isinstance(started.get("pid"), int):
+        started = self.status_message(max(deadline, time.monotonic() + START_SECONDS))
+        try:
+            isolation = Isolation.from_record(started["isolation"]) if started else None
+        except (KeyError, TypeError, ValueError):
+            isolation = None
+        if isolation is not None and self.require_isolation and isolation.missing:
+            self.release()  # the supervisor refused to fork: no submission code ran
+            raise IsolationUnavailable(
+                f"expected the full sandbox boundary (--require-isolation), got a child without: "
+                f"{'; '.join(isolation.missing)}; run where those are available or drop --require-isolation")
+        if isolation is None or not isinstance(started.get("pid"), int):
             self.release()
-            return Reply(CRASHED, message="the sandbox could not start a child (its supervisor gave no pid)")
-        self.pid = started["pid"]
+            raise SandboxUnavailable("expected the sandbox's fork server to start a child, got none (out of "
+                                     "processes or memory?); free resources and run again")
+        self.pid, self.isolation = started["pid"], isolation
+        # The pid cannot be reused before this: it is the supervisor's unreaped child until it has been
+        # reported, and the kernel cycles through pid_max (millions) before reusing one.
         try:
             self.pidfd = os.pidfd_open(self.pid)
         except (AttributeError, OSError):
             self.pidfd = None
-        self.isolation = Isolation.from_record(started["isolation"])
-        if self.require_isolation and self.isolation.missing:
-            self.stop()
-            raise IsolationUnavailable(
-                f"expected the full sandbox boundary (--require-isolation), got a child without: "
-                f"{'; '.join(self.isolation.missing)}; run where those are available or drop --require-isolation")
         try:
             message = self.receive(deadline, what="loading the module")
         except ChildGone as gone:
             return gone.reply
-        if message.get("status") != OK:
+        status = message.get("status")
+        if status != OK:
             self.stop()
-            return Reply(str(message.get("status", ERROR)), message=one_line(message.get("message", "")))
+            if status not in (ERROR, MEMORY):
+                return Reply(CRASHED, message=f"the child sent an unknown status {one_line(repr(status), 60)}")
+            return Reply(status, message=one_line(message.get("message", "")))
         return Reply(OK)
 
     def stop(self) -> None:
@@ -152,7 +162,10 @@ class SandboxSession:
             return gone.reply
         status = message.get("status")
         seconds = message.get("seconds")
-        seconds = float(seconds) if isinstance(seconds, (int, float)) else 0.0
+        if not (isinstance(seconds, (int, float)) and 0 <= seconds <= MAX_SECONDS):
+            self.stop()
+            return Reply(CRASHED, message=f"the child sent an impossible duration {one_line(repr(seconds), 60)}")
+        seconds = float(seconds)
         if status not in (OK, ERROR, MEMORY):
             self.stop()
             return Reply(CRASHED, message=f"the child sent an unknown status {one_line(repr(status), 60)}")

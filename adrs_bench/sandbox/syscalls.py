@@ -49,7 +49,7 @@ NOT_IMPLEMENTED = ("clone3", "openat2")
 O_WRITE_BITS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND)
 MAP_SHARED, PROT_WRITE = 0x01, 0x2
 PRIO_PROCESS = 0
-F_SETOWN, F_SETSIG, F_SETOWN_EX = 8, 10, 15
+F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETPIPE_SZ = 8, 10, 15, 1031
 FIOSETOWN, SIOCSPGRP = 0x8901, 0x8902
 
 
@@ -78,7 +78,8 @@ def build_filter(seccomp: Any):
     # the kernel sends to a file's owner (F_SETOWN + F_SETSIG + O_ASYNC), scheduling of other pids.
     add(deny, "setpriority", seccomp.Arg(0, seccomp.NE, PRIO_PROCESS))
     add(deny, "setpriority", seccomp.Arg(1, seccomp.NE, 0))
-    for command in (F_SETOWN, F_SETSIG, F_SETOWN_EX):
+    # F_SETPIPE_SZ: shrinking its request pipe would let a child make the harness block on a write.
+    for command in (F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETPIPE_SZ):
         add(deny, "fcntl", seccomp.Arg(1, seccomp.EQ, command))
     for request in (FIOSETOWN, SIOCSPGRP):
         add(deny, "ioctl", seccomp.Arg(1, seccomp.EQ, request))

@@ -111,14 +111,19 @@ class Malformed(Exception):
     """A reply frame that is not a JSON object."""
 
 
+def refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 class ReplyBuffer:
-    """Parent side: bytes read from a child's reply pipe, cut into frames as they complete."""
+    """Parent side: bytes read from a child's reply pipe, cut into frames as they complete. Frames are
+    untrusted: strict JSON objects only (no NaN or Infinity, no nesting deep enough to recurse out)."""
 
     def __init__(self) -> None:
-        self.data = b""
+        self.data = bytearray()
 
     def feed(self, chunk: bytes) -> None:
-        self.data += chunk
+        self.data += chunk  # a bytearray grows in place: a large reply costs linear, not quadratic, time
         if len(self.data) > MAX_REPLY_BYTES + HEADER.size:
             raise Oversized
 
@@ -131,10 +136,11 @@ class ReplyBuffer:
             raise Oversized
         if len(self.data) < HEADER.size + size:
             return None
-        body, self.data = self.data[HEADER.size:HEADER.size + size], self.data[HEADER.size + size:]
+        body = bytes(self.data[HEADER.size:HEADER.size + size])
+        del self.data[:HEADER.size + size]
         try:
-            message = json.loads(body)
-        except ValueError:
+            message = json.loads(body, parse_constant=refuse_constant)
+        except (ValueError, RecursionError):
             raise Malformed from None
         if not isinstance(message, dict):
             raise Malformed
