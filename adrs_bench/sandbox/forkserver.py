@@ -168,7 +168,9 @@ class ForkServer:
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from adrs_bench.sandbox.forkserver import main; main()", str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, env=env, close_fds=True)
+            stderr=subprocess.PIPE, env=env, close_fds=True,
+            cwd="/")  # `-c` puts the working directory first on sys.path: a source checkout there would
+        # shadow the installed package the harness uses (its tasks live elsewhere in a checkout)
         theirs.close()
         self.sock = ours
         self.ready = False
