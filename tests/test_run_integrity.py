@@ -96,8 +96,6 @@ def test_a_kill_is_reported_with_its_real_cause():
 MIXED = """
 import time
 
-import pytest
-
 
 def compute_model_placement(gpu_num, models):
     first = (gpu_num, models[0].model_size, models[0].req_rate)
