@@ -22,7 +22,8 @@ from pathlib import Path
 from adrs_bench.serving import A10Llama3Profile, ClusterConfig, RequestSpec, Simulator, least_loaded
 from adrs_bench.tasks.llm_routing import generate
 
-VIDUR_TABLE = Path("/work/shared/data/a10_llama3_8b_linear_step_ms.csv")
+# Shared reference data lives beside the repository (../shared), never inside it.
+VIDUR_TABLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "a10_llama3_8b_linear_step_ms.csv"
 
 
 def dev_trace(index: int, qps: float | None = None) -> list[RequestSpec]:

@@ -7,7 +7,8 @@ import pytest
 from adrs_bench.serving import A10Llama3Profile, TableProfile, solo_latency
 
 PROFILE = A10Llama3Profile()
-VIDUR_TABLE = Path("/work/shared/data/a10_llama3_8b_linear_step_ms.csv")
+# Shared reference data lives beside the repository (../shared), never inside it.
+VIDUR_TABLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "a10_llama3_8b_linear_step_ms.csv"
 
 
 def test_linear_ops_follow_vidurs_a10_fit():
@@ -66,7 +67,7 @@ def test_a_profile_returning_a_bad_time_is_refused():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not VIDUR_TABLE.exists(), reason="vidur's table lives in the shared data directory")
+@pytest.mark.skipif(not VIDUR_TABLE.exists(), reason=f"vidur's table is absent: expected {VIDUR_TABLE} (../shared beside the repository)")
 def test_linear_fit_against_vidurs_predicted_table():
     with VIDUR_TABLE.open() as handle:
         rows = [(int(r["num_tokens"]), float(r["linear_ms_32layers_real_a10_profile_rf"]))
