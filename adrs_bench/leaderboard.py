@@ -41,6 +41,22 @@ def plugin_columns(task_id: str) -> list[tuple[str, str]]:
         return []
 
 
+def superseded_note(task_id: str) -> str:
+    """A line for a table of records from a task version other than the one this harness has: its
+    scores are not comparable with today's (the version was bumped because scores changed)."""
+    from .registry import get_task
+
+    base = task_id.rsplit("-v", 1)[0]
+    try:
+        current = get_task(base).spec.id
+    except (TaskNotFound, AdrsError):
+        return ""
+    if current == task_id:
+        return ""
+    return (f"**Not comparable** with {current}, the version this harness scores: these records come from "
+            f"{task_id}. Re-run a submission to rank it against today's.\n\n")
+
+
 def group_table(records: list[dict]) -> str:
     import pandas as pd
     from tabulate import tabulate
@@ -73,7 +89,7 @@ def render(records: list[dict]) -> str:
     for (task_id, set_name, sha, evaluator), members in sorted(groups.items()):
         metric = members[0]["metric"]
         parts.append(f"## {task_id} · set `{set_name}` ({members[0]['set']['cases']} cases, sha256 {sha[:12]}, "
-                     f"evaluator {evaluator[:12]})\n\n"
+                     f"evaluator {evaluator[:12]})\n\n{superseded_note(task_id)}"
                      f"Score: {metric['name']} ({metric['direction']}).\n\n{group_table(members)}\n")
     return "\n".join(parts)
 

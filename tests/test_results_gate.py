@@ -336,6 +336,17 @@ def test_leaderboard_separates_evaluators(good):
     assert text.count(f"## {PRISM_ID}") == 2
 
 
+def test_leaderboard_marks_records_of_an_older_task_version_not_comparable(good):
+    old = copy.deepcopy(good)
+    old["task"]["id"] = "prism_placement-v1"
+    text = render([good, old])
+    sections = text.split("\n## ")[1:]
+    (old_section,) = [s for s in sections if s.startswith("prism_placement-v1 ")]
+    (current_section,) = [s for s in sections if s.startswith(f"{PRISM_ID} ")]
+    assert f"**Not comparable** with {PRISM_ID}" in old_section and "from prism_placement-v1" in old_section
+    assert "Not comparable" not in current_section
+
+
 def test_render_all_check_reports_stale(good, tmp_path):
     results_dir = tmp_path / "results"
     for label, score in (("alpha", 0.8), ("beta", 0.6)):  # not baseline names: no scores.json is touched

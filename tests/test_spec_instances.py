@@ -109,6 +109,10 @@ def test_get_task(name):
     ("Prism_Placement", ("did you mean",)),
     ("routing", ("did you mean 'llm_routing'",)),
     ("prism_placement-v1", (f"it has {PRISM_ID}", "use the plain name")),  # an old version
+    # the serving tasks' scores changed with the calibrated simulator: their older versions are refused
+    ("llm_routing-v1", ("it has llm_routing-v3", "not comparable")),
+    ("llm_routing-v2", ("it has llm_routing-v3", "not comparable")),
+    ("autoscaling-v2", ("it has autoscaling-v3", "not comparable")),
 ])
 def test_unknown_task(name, words):
     with pytest.raises(TaskNotFound) as excinfo:

@@ -7,10 +7,12 @@ router holds back), and when a replica becomes ready while requests wait. It ret
 is validated before anything is applied, and a bad answer ends the run with `RouterError`.
 
 What anyone sees at time t does not depend on how simultaneous events were ordered: every batch that
-ends at t ends, and every replica that can starts its next batch, before the router or the control
-policy is called at t. (So a request dispatched at t to a replica that just started a decode step waits
-for that step, as it would had it arrived a moment later; fast and step-by-step modes agree bit for bit
-even when events tie.)
+ends at t ends before the router or the control policy is called at t. At an instant with completions
+the router is called before the idle replicas form their next batch (as vidur's global scheduler runs
+before its replica schedulers), so a request it dispatches at t can join the batch formed at t; the
+replicas start their next batch once the router has answered. An arrival at the same instant is routed
+after that (a replica that just started a decode step then makes it wait for that step). Fast and
+step-by-step modes agree bit for bit even when events tie.
 
 The run ends when every request has completed. If requests wait in the global queue while every
 replica idles and nothing can change (no arrival left, no replica starting, no batch in flight), the run
@@ -233,8 +235,7 @@ class Simulator:
                         done += other.end(time)
                         self._pending.append(other)
                         processed += 1
-                self._start_pending(time)
-                if done:
+                if done:  # the router runs before the idle replicas form their next batch
                     done.sort(key=_request_id)
                     for request in done:
                         self._completed.append(_record(request))

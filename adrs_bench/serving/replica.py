@@ -8,11 +8,13 @@ Scheduling rules (DESIGN.md §5; vidur's `VLLMReplicaScheduler`, with the differ
   prefill <= 8192` tokens and `running + admitted <= 128`. A lone request longer than 8192 tokens is
   admitted alone (vLLM would reject it and vidur would wait forever; restarts can make such prompts).
 - Admitted requests take `ceil(prefill/16)` blocks; the end of prefill produces each one's next token.
-- Before a decode step, a request whose cached tokens (`prompt + generated - 1`; the newest token is the
-  step's input) fill whole blocks takes one more block. If none is free, the youngest running request
-  (latest arrival) is preempted, possibly the one asking: its blocks are freed, its prefill becomes
-  everything processed so far and it goes to the front of the waiting queue. Unlike vidur, a request that
-  needs no block never triggers a preemption.
+- A decode step schedules the running requests oldest arrival first. A request whose cached tokens
+  (`prompt + generated - 1`; the newest token is the step's input) fill whole blocks takes one more
+  block. As in vidur, a request may take its step only while at least one block is free, whether or
+  not it needs one: while none is free, the youngest request not yet scheduled in this step is
+  preempted, repeatedly, and if the request being scheduled is itself the youngest left, it is the one
+  preempted. A preempted request's blocks are freed, its prefill becomes everything processed so far
+  and it goes to the front of the waiting queue (the last preempted first).
 - Requests that have generated all their tokens free their blocks at the end of the step.
 - A request that an empty replica cannot admit (it needs more blocks than the replica minus the
   watermark, as a lone request that outgrew the cache does once it restarts) ends the run with
@@ -20,7 +22,7 @@ Scheduling rules (DESIGN.md §5; vidur's `VLLMReplicaScheduler`, with the differ
 
 Two modes give the same results. Step by step (`fast=False`) is the reference: one event per step and
 every request updated explicitly. Fast mode plans a *decode run*: the steps until the next completion
-or the next block shortage (at most `MAX_RUN`), using per-replica counters (which requests need a block
+or the next step that would meet a full cache (at most `MAX_RUN`), using per-replica counters (which requests need a block
 at which step, when the next one finishes, the batch's total context), so a run costs O(1) per step and
 O(log n) per request change. Step end times are summed in the same order in both modes, so times are
 bit-identical. A run is cut short at the step in flight when a request is dispatched to the replica.
@@ -281,7 +283,8 @@ class Replica:
         running = self.running
         tokens = [r.prompt_tokens + r.generated for r in running]
         needing = [r for r, t in zip(running, tokens) if (t - 1) % block_size == 0]
-        if len(needing) <= num_blocks - self.allocated:
+        if _no_request_meets_a_full_cache(len(needing), num_blocks - self.allocated,
+                                          bool(needing) and needing[-1] is running[-1]):
             for request in needing:
                 request.blocks += 1
             self.allocated += len(needing)
@@ -289,12 +292,9 @@ class Replica:
             i = 0
             while i < len(running):
                 request = running[i]
+                if self.allocated == num_blocks and self._preempt_until_free(request):
+                    break
                 if (request.prompt_tokens + request.generated - 1) % block_size == 0:
-                    while self.allocated == num_blocks and running[-1] is not request:
-                        self._preempt(running.pop())
-                    if self.allocated == num_blocks:
-                        self._preempt(running.pop())
-                        break
                     self.allocated += 1
                     request.blocks += 1
                 i += 1
@@ -335,18 +335,19 @@ class Replica:
         phase = steps % block_size
         counts = self.phase_counts
         need = counts[phase]
-        if need <= num_blocks - self.allocated:
+        if _no_request_meets_a_full_cache(need, num_blocks - self.allocated, running[-1].need_phase == phase):
             self.allocated += need
         else:
-            i = 0
-            while i < len(running):
+            free = num_blocks - self.allocated
+            i, count = 0, len(running)
+            while i < count:
                 request = running[i]
-                if request.need_phase == phase:
-                    while self.allocated == num_blocks and running[-1] is not request:
-                        self._preempt(running.pop())
-                    if self.allocated == num_blocks:
-                        self._preempt(running.pop())
+                if free == 0:
+                    if self._preempt_until_free(request):
                         break
+                    free, count = num_blocks - self.allocated, len(running)
+                if request.need_phase == phase:
+                    free -= 1
                     self.allocated += 1
                 i += 1
             if not running:
@@ -354,18 +355,14 @@ class Replica:
         size = len(running)
         total = self.ctx_sum + size * (steps - self.ctx_step)
         limit = min(self._next_finish() - steps, MAX_RUN)
-        # Steps fit until the next completion or the first block shortage. Over any block_size
-        # consecutive steps every running request needs exactly one block, so the shortage is found
-        # from one period's prefix sums.
+        # Steps run until the next completion or the first step that would meet a full cache (and so
+        # preempt). Over any block_size consecutive steps every running request needs exactly one block,
+        # so that step is found from one period's prefix sums.
         free = num_blocks - self.allocated
-        if limit > 1 and free < size * -(-(limit - 1) // block_size):
-            periods = free // size
-            taken = periods * size
-            for offset in range(1, block_size + 1):
-                taken += counts[(steps + offset) % block_size]
-                if taken > free:
-                    limit = min(limit, periods * block_size + offset)
-                    break
+        if limit > 1 and self.waiting and self._head_fits(free):
+            limit = 1  # a request this pass preempted can be admitted again after this step
+        if limit > 1 and free <= size * -(-(limit - 1) // block_size):
+            limit = min(limit, self._steps_before_a_full_cache(free, size, running[-1].need_phase))
         if self._decode_times is not None:
             run_dt = self._decode_times(size, total, limit)
         elif self._decode_of is not None:
@@ -381,6 +378,31 @@ class Replica:
         self.run_dt, self.run_end = run_dt, run_end
         self.run_applied, self.run_size = 0, size
         return run_end[-1]
+
+    def _head_fits(self, free: int) -> bool:
+        """Whether `_admit` would admit the head of the waiting queue with `free` blocks free. Free blocks
+        only shrink inside a decode run, so if it does not fit after a run's first step it never does."""
+        config = self.config
+        need = -(-self.waiting[0].prefill_tokens // config.block_size)
+        return len(self.running) < config.max_batch_requests and free - need >= self._watermark
+
+    def _steps_before_a_full_cache(self, free: int, size: int, youngest_phase: int) -> int:
+        """How many steps of a decode run (the first, already allocated, included) run before one would
+        meet a full cache: the first later step whose needs exhaust `free` while a request is still to be
+        scheduled after the last one served (so unless the youngest request takes the last block)."""
+        if free == 0:
+            return 1
+        block_size, counts, steps = self.config.block_size, self.phase_counts, self.steps
+        periods = (free - 1) // size  # whole periods that leave at least one block free
+        taken = periods * size
+        for offset in range(1, block_size + 1):
+            step_phase = (steps + offset) % block_size
+            taken += counts[step_phase]
+            if taken > free:
+                return periods * block_size + offset
+            if taken == free:
+                return periods * block_size + offset + (1 if youngest_phase == step_phase else 0)
+        raise AssertionError("simulator bug: a period of decode steps took fewer blocks than it holds requests")
 
     def _end_decode_fast(self, now: float) -> list[Request]:
         heap, steps = self.finish_heap, self.steps
@@ -452,6 +474,18 @@ class Replica:
         self.steps += done - start
         self.run_applied = done
 
+    def _preempt_until_free(self, request: Request) -> bool:
+        """vidur's rule as a running request is scheduled for its next decode step: while the cache has no
+        free block, preempt the youngest request not yet scheduled in this step; if `request` is itself
+        the youngest left, preempt it and return True (the step is formed)."""
+        running, num_blocks = self.running, self.config.num_blocks
+        while self.allocated == num_blocks:
+            victim = running.pop()
+            self._preempt(victim)
+            if victim is request:
+                return True
+        return False
+
     def _preempt(self, request: Request) -> None:
         """Free a running request's blocks and put it at the front of the waiting queue to restart."""
         generated = request.current_generated()
@@ -482,6 +516,13 @@ def _checked_all(seconds: list[float], what: str) -> None:
     if not min(seconds) > 0 or max(seconds) == float("inf"):
         bad = next(s for s in seconds if not 0 < s < float("inf"))
         raise ValueError(f"profile {what} returned {bad!r}; expected a finite number of seconds > 0")
+
+
+def _no_request_meets_a_full_cache(needing: int, free: int, youngest_needs: bool) -> bool:
+    """Whether a decode step forms without preemption: scheduling the running requests oldest first,
+    each taking its new block if it needs one, none is reached while the cache is full. True when fewer
+    blocks are needed than are free, or exactly as many and the youngest request takes the last one."""
+    return needing < free or (needing == free and youngest_needs)
 
 
 class ReplicaView:

@@ -37,8 +37,9 @@ PROFILES = {
 }
 
 
-def simulate(trace, fast, profile, num_blocks, router=least_loaded, replicas=3):
-    config = ClusterConfig(num_replicas=replicas, replica=ReplicaConfig(num_blocks=num_blocks), fast=fast)
+def simulate(trace, fast, profile, num_blocks, router=least_loaded, replicas=3, watermark_fraction=0.01):
+    replica = ReplicaConfig(num_blocks=num_blocks, watermark_fraction=watermark_fraction)
+    config = ClusterConfig(num_replicas=replicas, replica=replica, fast=fast)
     return Simulator(config, trace, router, profile).run()
 
 
@@ -53,6 +54,17 @@ def test_fast_and_step_modes_give_bit_identical_results(seed, profile):
     assert fast.replicas == step.replicas  # KV block-seconds, busy time, tokens: same sums in the same order
     assert fast.summary() == step.summary()
     assert fast.events < step.events
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_bit_identical_without_a_watermark_where_a_preempted_request_is_readmitted_at_once(seed):
+    # With no watermark, a request preempted by one that needs no block can fit the blocks it freed: the
+    # fast mode must stop its decode run after one step whenever the head of the queue fits.
+    trace = random_trace(seed, 300, qps=6.0)
+    step = simulate(trace, False, PROFILES["a10"], num_blocks=120, watermark_fraction=0.0)
+    fast = simulate(trace, True, PROFILES["a10"], num_blocks=120, watermark_fraction=0.0)
+    assert sum(r.preemptions for r in step.records) > 50
+    assert fast.records == step.records and fast.replicas == step.replicas
 
 
 def test_bit_identical_with_a_router_that_holds_and_reads_running_requests():

@@ -17,21 +17,44 @@ def test_linear_ops_follow_vidurs_a10_fit():
     assert PROFILE.linear_time(4096) == pytest.approx(0.9177, abs=1e-4)  # vidur: 913 ms
 
 
-def test_decode_attention_reads_the_kv_cache_at_memory_bandwidth():
-    # 128 requests x 280 tokens = 35,840 tokens (a full 2240-block cache): 4.7 GB at 600 GB/s = 7.8 ms
-    extra = PROFILE.decode_time([280] * 128) - PROFILE.linear_time(128)
-    assert extra == pytest.approx(35840 * 131072 / 600e9)
-    assert extra == pytest.approx(0.00783, abs=1e-5)
+def test_decode_attention_reads_the_kv_cache_at_the_achieved_bandwidth():
+    # 128 requests x 280 tokens = 35,840 tokens (a full 2240-block cache): 35,840 x 131,072 bytes = 4.70 GB,
+    # read at 0.75 x 600 GB/s = 450 GB/s: 10.44 ms on top of the linear ops (50.28 ms at 128 tokens).
+    step = PROFILE.decode_time([280] * 128)
+    assert step == pytest.approx(0.0223 + 0.0002186 * 128 + 35840 * 131072 / 450e9, rel=1e-12)
+    assert step - PROFILE.linear_time(128) == pytest.approx(0.010439, abs=1e-6)
+    assert step == pytest.approx(0.060720, abs=1e-6)
 
 
-def test_prefill_attention_is_its_causal_flops_at_peak():
-    # 2 x L^2 x 4096 x 32 FLOPs (QK^T and AV, causal half) at 125 TFLOP/s: 35 ms for 4096 tokens
-    extra = PROFILE.prefill_time([4096]) - PROFILE.linear_time(4096)
-    assert extra == pytest.approx(2 * 4096**2 * 4096 * 32 / 125e12)
-    assert extra == pytest.approx(0.0352, abs=1e-4)
+def test_prefill_attention_is_its_causal_flops_at_the_achieved_rate():
+    # 2 x L^2 x 4096 x 32 FLOPs (QK^T and AV, causal half) at 0.5 x 125 = 62.5 TFLOP/s: one prompt of 4096
+    # tokens costs 2 x 4096^2 x 4096 x 32 = 4.40e12 FLOPs = 70.4 ms on top of 917.7 ms of linear ops.
+    step = PROFILE.prefill_time([4096])
+    assert step == pytest.approx(0.0223 + 0.0002186 * 4096 + 2 * 4096**2 * 4096 * 32 / 62.5e12, rel=1e-12)
+    assert step - PROFILE.linear_time(4096) == pytest.approx(0.070369, abs=1e-6)
     # attention is per request: two prompts of 2048 cost half of one of 4096
     split = PROFILE.prefill_time([2048, 2048]) - PROFILE.linear_time(4096)
-    assert split == pytest.approx(extra / 2)
+    assert split == pytest.approx((step - PROFILE.linear_time(4096)) / 2)
+
+
+def test_efficiencies_are_parameters_applied_to_the_documented_peaks():
+    assert (PROFILE.memory_bandwidth_bytes_per_s, PROFILE.memory_bandwidth_efficiency) == (600e9, 0.75)
+    assert (PROFILE.peak_flops, PROFILE.attention_flops_efficiency) == (125e12, 0.5)
+    peak = A10Llama3Profile(memory_bandwidth_efficiency=1.0, attention_flops_efficiency=1.0)
+    decode_attention = [p.decode_time_of(10, 10000) - p.linear_time(10) for p in (PROFILE, peak)]
+    assert decode_attention[0] == pytest.approx(decode_attention[1] / 0.75)
+    prefill_attention = [p.prefill_time([3000]) - p.linear_time(3000) for p in (PROFILE, peak)]
+    assert prefill_attention[0] == pytest.approx(2 * prefill_attention[1])
+    assert peak.solo_latency(500, 300) < PROFILE.solo_latency(500, 300)
+
+
+@pytest.mark.parametrize("field, value", [("memory_bandwidth_efficiency", 0.0),
+                                          ("attention_flops_efficiency", 1.5),
+                                          ("memory_bandwidth_efficiency", True)])
+def test_an_efficiency_outside_0_1_is_refused(field, value):
+    with pytest.raises(ValueError, match=rf"^A10Llama3Profile\.{field} must be a number in \(0, 1\], got "
+                                         rf"{value!r}; it is the fraction of the hardware peak"):
+        A10Llama3Profile(**{field: value})
 
 
 def test_batched_decode_helpers_agree_bit_for_bit():

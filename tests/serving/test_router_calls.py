@@ -112,3 +112,18 @@ def test_a_router_returning_nothing_at_all_stalls_at_the_last_arrival():
 def test_a_request_view_can_be_returned_instead_of_its_id():
     (r0,) = run([(0, 16, 2)], True, router=lambda s: [(0, r) for r in s.queue]).records
     assert r0.completion_time == 2.0
+
+
+@MODES
+def test_golden_at_a_completion_the_router_runs_before_the_next_batch_forms(fast):
+    # r0 completes at t=3 while r1 keeps decoding; r2 (arrived at 2.5) is held until then. The router is
+    # called at t=3 before the replica forms its next batch, so r2 joins that batch: its prefill runs
+    # 3-4 (prefill has priority) and r1 resumes after it. Under the earlier order the replica first
+    # started r1's decode step 3-4 and r2's prefill waited for it (4-5).
+    def hold_until_three(snapshot):
+        return [(0, r.id) for r in snapshot.queue if r.id < 2 or snapshot.time >= 3.0]
+
+    r0, r1, r2 = run([(0, 16, 2), (0.5, 16, 10), (2.5, 16, 3)], fast, router=Recorder(hold_until_three)).records
+    assert r0.completion_time == 3.0
+    assert (r2.routed_time, r2.first_scheduled_time, r2.first_token_time, r2.completion_time) == (3.0, 3.0, 4.0, 6.0)
+    assert r1.completion_time == 12.0  # r1: prefill 1-2, then 9 decode steps and one wait during r2's prefill

@@ -85,12 +85,13 @@ def test_blocks_are_taken_on_16_token_boundaries_and_freed_at_completion(fast):
 
 @MODES
 def test_preemption_of_the_youngest_restarts_it_at_the_front_of_the_queue(fast):
-    # 6 blocks, no watermark. r0 and r1 (prompt 32, 2 blocks each) take a 3rd block at t=2; at t=18 both
-    # need a 4th: r0 (older) gets it by preempting r1, which restarts with prompt 32 + 17 generated = 49
-    # at the front of the queue, ahead of r2 -- which would fit but must wait behind r1.
+    # 7 blocks, watermark 1. r0 and r1 (prompt 32, 2 blocks each) take a 3rd block at t=2 (1 stays free);
+    # r2 (1 block) arrives at t=10 and waits: admitting it would leave 0 < watermark. At t=18 both need a
+    # 4th: r0 (older) takes the last one, then r1 meets a full cache and, the youngest left, is preempted:
+    # it restarts with prompt 32 + 17 generated = 49 at the front of the queue, ahead of r2.
     probe = Probe()
     rows = [(0, 32, 40), (0.5, 32, 40), (10, 16, 3)] + probes(20.5, 35.5)
-    result = run(rows, fast, router=probe, num_replicas=2, num_blocks=6, watermark_fraction=0.0)
+    result = run(rows, fast, router=probe, num_replicas=2, num_blocks=7, watermark_fraction=0.15)
     r0, r1, r2 = result.records[:3]
     assert probe.at(20.5)["waiting"] == [1, 2] and probe.at(20.5)["running"] == [0]
     assert probe.at(20.5)["prefill"][1] == 49 and probe.at(20.5)["allocated"] == 4
@@ -99,6 +100,32 @@ def test_preemption_of_the_youngest_restarts_it_at_the_front_of_the_queue(fast):
     assert (r1.restarts, r1.preemptions) == (1, 1)
     assert times(r1) == (1.0, 2.0, 64.0)  # first scheduling and first token are the first ever
     assert times(r2) == (41.0, 42.0, 44.0)  # re-admitted with r1 once r0 freed its blocks
+
+
+@MODES
+def test_golden_a_full_cache_preempts_even_when_no_request_needs_a_block(fast):
+    # vidur's rule (DESIGN.md §5): a running request takes its step only while a block is free. 5 blocks,
+    # no watermark: r0 (prompt 40: 3 blocks) and r1 (prompt 24: 2 blocks) fill the cache at t=2, and
+    # neither needs a new block for 7 more tokens. r0 is scheduled first, meets the full cache and
+    # preempts r1 (the youngest); r1 is re-admitted at once (its 25 tokens fit the 2 freed blocks) and
+    # preempted again at every decode step until r0 completes at t=11 (r1: 5 restarts).
+    # Under the earlier rule (preempt only when a block is needed) nothing is preempted: both end at 7.
+    r0, r1 = run([(0, 40, 6), (0.5, 24, 6)], fast, num_blocks=5, watermark_fraction=0.0).records
+    assert (r0.completion_time, r0.restarts) == (11.0, 0)
+    assert (r1.completion_time, r1.restarts, r1.preemptions) == (12.0, 5, 5)
+    assert times(r1)[:2] == (1.0, 2.0)
+
+
+@MODES
+def test_golden_the_request_taking_the_last_block_decides_who_is_preempted(fast):
+    # One free block at t=2 and exactly one request needs one. If it is the oldest (r0: prompt 32), r1
+    # (prompt 24, needing none) then meets the full cache and is preempted in that very step; if it is
+    # the youngest (r1: prompt 32), every request is served and the preemption comes one step later.
+    # The earlier rule preempted neither: both ended at t=6.
+    oldest_takes = run([(0, 32, 5), (0.5, 24, 5)], fast, num_blocks=5, watermark_fraction=0.0).records
+    youngest_takes = run([(0, 32, 5), (0.5, 32, 5)], fast, num_blocks=6, watermark_fraction=0.0).records
+    assert [(r.completion_time, r.restarts) for r in oldest_takes] == [(9.0, 0), (10.0, 4)]
+    assert [(r.completion_time, r.restarts) for r in youngest_takes] == [(8.0, 0), (9.0, 3)]
 
 
 @MODES

@@ -1,44 +1,39 @@
-"""Head-room admission with shortest-prompt-first (Glia's router, written from its description).
+"""Head-room admission with shortest-prompt-first: Glia's router as its Fig. 9 publishes it.
 
-The global queue is served shortest prompt first. Each request is charged a reservation of its prompt
-x (1 + 0.6) tokens, for the decode it will grow by; a replica's projected use is what its running
-requests hold or have reserved, whichever is larger, plus the reservations of its waiting requests and of
-the requests sent to it in this call. A request goes to the replica with the lowest projected use only if
-at least 3% of that replica's blocks stay free; otherwise it (and every longer one) is held in the global
-queue until a completion frees room. An idle replica always has room for any single request here, so
-held requests never stall the cluster.
+- A replica's projected use is its allocated blocks plus ceil(sum of 1.6 x prompt / 16) over its waiting
+  requests (the prompt as the replica will prefill it: after a restart, everything processed so far).
+- The global queue is served by (prompt tokens, arrival). The head request needs ceil(1.6 x prompt / 16)
+  blocks and is admissible on a replica if blocks - (projected + need) >= int(0.03 x blocks).
+- It goes to the admissible replica with the lowest projected use (ties: fewest waiting + running, then
+  lowest id), whose projection grows by its need. The first request no replica admits stops the call:
+  it and everything after it wait in the global queue for a later call (every arrival and completion).
 """
 
 import math
 
-GROWTH = 0.6
-HEADROOM = 0.03
-
-
-def reserved_blocks(tokens, block_size):
-    return math.ceil(tokens * (1 + GROWTH) / block_size)
+GROWTH = 1.6  # Glia: a request's KV use is charged as 1.6 x its prompt (its decode will grow it)
+HEADROOM = 0.03  # Glia: keep 3% of a replica's blocks free
 
 
 class Router:
     def schedule(self):
-        if not self.request_queue:
-            return []
-        projected = []
-        for replica_id, replica in sorted(self.replica_schedulers.items()):
-            size = replica.block_size
-            used = 0
-            for request in replica.running:
-                held = math.ceil(request.num_processed_tokens / size)
-                used += max(held, reserved_blocks(request.num_prefill_tokens, size))
-            for request in replica.waiting:
-                used += reserved_blocks(request.num_prefill_tokens, size)
-            projected.append([used, replica_id, replica.num_blocks, size])
+        projected = {}
+        for replica_id, replica in self.replica_schedulers.items():
+            waiting = sum(GROWTH * r.num_prefill_tokens for r in replica.waiting)
+            projected[replica_id] = replica.num_allocated_blocks + math.ceil(waiting / replica.block_size)
         pairs = []
-        for request in sorted(self.request_queue, key=lambda r: (r.num_prefill_tokens, r.arrived_at, r.id)):
-            best = min(projected)
-            need = reserved_blocks(request.num_prefill_tokens, best[3])
-            if best[0] + need > (1 - HEADROOM) * best[2]:
+        for request in sorted(self.request_queue, key=lambda r: (r.num_prefill_tokens, r.arrived_at)):
+            best = None
+            for replica_id, replica in sorted(self.replica_schedulers.items()):
+                need = math.ceil(GROWTH * request.num_prefill_tokens / replica.block_size)
+                room = replica.num_blocks - (projected[replica_id] + need)
+                if room < int(HEADROOM * replica.num_blocks):
+                    continue
+                key = (projected[replica_id], replica.num_pending_requests + replica.num_running)
+                if best is None or key < best[0]:
+                    best = (key, replica_id, need)
+            if best is None:
                 break
             pairs.append((best[1], request))
-            best[0] += need
+            projected[best[1]] += best[2]
         return pairs
