@@ -30,8 +30,8 @@ from adrs_bench.serving.errors import RouterError, Stalled
 from adrs_bench.serving.events import Clock, EventKind, EventQueue
 from adrs_bench.serving.metrics import ReplicaRecord, RequestRecord, RunResult
 from adrs_bench.serving.profile import A10Llama3Profile, Profile
-from adrs_bench.serving.replica import (DRAINING, GONE, JOURNAL_ARRIVAL, READY, STARTING, Replica, ReplicaConfig,
-                                        ReplicaView)
+from adrs_bench.serving.replica import (DECODING, DRAINING, GONE, JOURNAL_ARRIVAL, READY, STARTING, Replica,
+                                        ReplicaConfig, ReplicaView)
 from adrs_bench.serving.request import Request, RequestSpec, RequestView
 
 STEP_END = int(EventKind.STEP_END)
@@ -236,6 +236,8 @@ class Simulator:
                         self._pending.append(other)
                         processed += 1
                 if done:  # the router runs before the idle replicas form their next batch
+                    if config.fast:
+                        self._end_runs_at(time)
                     done.sort(key=_request_id)
                     for request in done:
                         self._completed.append(_record(request))
@@ -280,6 +282,15 @@ class Simulator:
         records = tuple(sorted(self._completed, key=lambda record: record.id))
         return RunResult(records=records, replicas=replicas, end_time=end, events=processed,
                          router_calls=self._calls, fast=config.fast)
+
+    def _end_runs_at(self, now: float) -> None:
+        """Fast mode, before a router call at a completion instant: a decode run with a step ending
+        exactly at `now` ends there (step by step, that step's own event would have ended it with the
+        others at `now`), so the router sees that replica idle and its next batch forms after the call."""
+        for replica in self._live:
+            if replica.phase == DECODING and replica.cut_at_boundary(now):
+                replica.end(now)  # a boundary inside a run completes nothing
+                self._pending.append(replica)
 
     def _start_pending(self, now: float) -> None:
         pending, self._pending = self._pending, []

@@ -160,6 +160,19 @@ class Replica:
                 return self.run_end[-1]
         return None
 
+    def cut_at_boundary(self, now: float) -> bool:
+        """If a step of the decode run in flight (not its last) ends exactly at `now`, make it the
+        run's last step (its planned end event becomes stale) and return True."""
+        run_end, last = self.run_end, len(self.run_end) - 1
+        if self.run_applied and run_end[self.run_applied - 1] == now:
+            raise AssertionError("simulator bug: a decode run was read at a completion instant before its end")
+        index = bisect.bisect_left(run_end, now, self.run_applied, last)
+        if index == last or run_end[index] != now:
+            return False
+        del run_end[index + 1:], self.run_dt[index + 1:]
+        self.epoch += 1
+        return True
+
     def catch_up(self) -> None:
         """Bring a decode run up to the clock's time (before anything reads step-dependent state)."""
         if self.phase == DECODING:
