@@ -1,9 +1,9 @@
-"""AIBrix-style scaling on KV-cache use: the mean KV-cache use of the ready replicas against a target of
-0.5 with a +-10% tolerance band; outside it, desired = ceil(current * use / target)."""
+"""AIBrix-style scaling on KV-cache use: the mean KV-cache use of the ready replicas against a target
+(tuned once on dev) with a +-10% tolerance band; outside it, desired = ceil(current * use / target)."""
 
 import math
 
-TARGET_KV_USAGE = 0.5
+TARGET_KV_USAGE = 0.75  # tuned on dev (0.4 to 0.8 keep the SLO; 0.8 is cheaper but its worst p95 is 4.68, at the limit; 0.9 breaks it)
 TOLERANCE = 0.1
 
 
