@@ -41,14 +41,15 @@ def plugin_columns(task_id: str) -> list[tuple[str, str]]:
         return []
 
 
-def superseded_note(task_id: str) -> str:
-    """A line for a table of records from a task version other than the one this harness has: its
-    scores are not comparable with today's (the version was bumped because scores changed)."""
+def superseded_note(task: dict) -> str:
+    """A line for a table of records from a task version other than the one this harness has (`task`
+    is a record's task block): its scores are not comparable with today's (the version was bumped
+    because scores changed)."""
     from .registry import get_task
 
-    base = task_id.rsplit("-v", 1)[0]
+    task_id = task["id"]
     try:
-        current = get_task(base).spec.id
+        current = get_task(task["name"]).spec.id
     except (TaskNotFound, AdrsError):
         return ""
     if current == task_id:
@@ -89,7 +90,7 @@ def render(records: list[dict]) -> str:
     for (task_id, set_name, sha, evaluator), members in sorted(groups.items()):
         metric = members[0]["metric"]
         parts.append(f"## {task_id} · set `{set_name}` ({members[0]['set']['cases']} cases, sha256 {sha[:12]}, "
-                     f"evaluator {evaluator[:12]})\n\n{superseded_note(task_id)}"
+                     f"evaluator {evaluator[:12]})\n\n{superseded_note(members[0]['task'])}"
                      f"Score: {metric['name']} ({metric['direction']}).\n\n{group_table(members)}\n")
     return "\n".join(parts)
 
