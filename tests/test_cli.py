@@ -151,7 +151,8 @@ def test_new_refuses_to_overwrite(runner, tmp_path):
 
 
 @pytest.mark.parametrize("source, words", [
-    ("import os\n\ndef compute_model_placement(gpu_num, models):\n    return {}\n", ("import of 'os'",)),
+    ("import os\n\ndef compute_model_placement(gpu_num, models):\n    return os.getcwd()\n",
+     ("import of 'os'", "the code uses 'os'")),
     ("def compute_model_placement(gpu_num, models):\n    return {\n", ("syntax error",)),
     ("def place(gpu_num, models):\n    return {}\n", ("got none",)),
     ("def compute_model_placement(gpu_num, models):\n    return models.__class__\n", ('"__class__"',)),
@@ -166,6 +167,16 @@ def test_validate_bad_file(runner, tmp_path, source, words):
     for word in words:
         assert word in line
     assert result.stdout == ""
+
+
+def test_validate_warns_about_an_unused_import_outside_the_allowlist(runner, tmp_path):
+    path = tmp_path / "wrapped.py"
+    path.write_text("def compute_model_placement(gpu_num, models):\n    return {}\nfrom pathlib import Path\n")
+    result = invoke(runner, "validate", "prism_placement", path)
+    assert result.exit_code == 0
+    first, second = result.output.splitlines()
+    assert first.startswith("warning: ") and "wrapped.py:3: import of 'pathlib' is not on the allowlist" in first
+    assert second.startswith("ok: ")
 
 
 def test_validate_missing_file(runner, tmp_path):

@@ -311,11 +311,22 @@ def test_dangerous_builtins_missing(expression):
         run_restricted(f"r = {expression}\n")
 
 
-def test_imports_outside_the_allowlist_fail_at_run_time():
-    with pytest.raises(ImportError, match="not allowed"):
-        run_restricted("import os\n")
-    with pytest.raises(ImportError, match="not allowed"):
-        run_restricted("def f():\n    import subprocess\nf()\n")
+def test_imports_outside_the_allowlist_bind_stand_ins_that_fail_when_used():
+    namespace = run_restricted("import os\nfrom pathlib import Path as P\nimport os.path\n")
+    assert repr(namespace["os"]) == "<stand-in for os>" and repr(namespace["P"]) == "<stand-in for pathlib.Path>"
+    with pytest.raises(ImportError, match=r"^os\.getcwd is a stand-in: import of 'os' is not allowed in the sandbox \(allowed: "):
+        run_restricted("import os\nos.getcwd()\n")
+    with pytest.raises(ImportError, match="subprocess.run is a stand-in"):
+        run_restricted("def f():\n    import subprocess\n    subprocess.run('true')\nf()\n")
+    for use in ("list(m)", "m + 1", "m[0]", "bool(m)", "len(m)", "{m: 1}", "m < 1", "int(m)"):
+        with pytest.raises(ImportError, match="stand-in"):
+            run_restricted(f"import os as m\nr = {use}\n")
+    # nothing of the real module leaks through the stand-in's own attributes
+    for attr in ("_StandIn__name", "__class__", "__dict__", "_fail"):
+        with pytest.raises((AttributeError, SyntaxError, NameError)):
+            run_restricted(f"import os\nr = getattr(os, {attr!r})\n")
+    with pytest.raises(ImportError, match="relative imports"):
+        run_restricted("from . import x\n")
 
 
 def test_module_attribute_that_is_a_module_is_refused():

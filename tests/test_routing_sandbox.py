@@ -450,8 +450,8 @@ def test_router_that_is_a_function_is_rejected(tmp_path):
 
 def test_disallowed_import_is_rejected(tmp_path):
     path = tmp_path / "router.py"
-    path.write_text("import os\nclass Router:\n    def schedule(self):\n        return []\n")
-    with pytest.raises(InvalidSubmission, match="import of 'os' is not allowed"):
+    path.write_text("import os\nclass Router:\n    def schedule(self):\n        return os.listdir('/')\n")
+    with pytest.raises(InvalidSubmission, match="import of 'os' is not allowed and the code uses 'os'"):
         check_submission(path, TASK.spec)
 
 

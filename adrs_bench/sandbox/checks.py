@@ -23,6 +23,7 @@ class CheckedSubmission:
     source: str
     sha256: str
     code: CodeType
+    warnings: tuple[str, ...] = ()  # what runs, but not as written (imports bound to stand-ins)
 
 
 def check_exists(path: Path) -> bytes:
@@ -64,34 +65,63 @@ def top_level_statements(tree: ast.Module) -> Iterator[ast.stmt]:
         yield node
 
 
-def imported_modules(tree: ast.Module) -> Iterator[tuple[str, tuple[str, ...], int]]:
-    """(module, names imported from it, line) for every import that can run: at any depth, outside
-    main guards. `import M` imports no names from M."""
+def check_imports(path: Path, tree: ast.Module, allowed: tuple[str, ...]) -> list[str]:
+    """Allowed modules only, and from them only names on their allowlists (modules.py). A submodule
+    with no allowlist (numpy.fft) is left to the run-time importer, which refuses it.
+
+    An import outside the allowlist does not refuse a file by itself (published programs end with a
+    wrapper's unused `from pathlib import Path`): at run time its names are bound to stand-ins that
+    fail when touched. It refuses the file when the code reads a name it binds, since that would fail
+    at run time. Returns one warning per import bound to a stand-in."""
+    loaded = loaded_names(tree)
+    warnings = []
+    for module, names, line, bound in import_bindings(tree):
+        if module == "__future__":
+            continue
+        if module not in allowed and module.split(".")[0] not in allowed:
+            if module.startswith("."):
+                raise InvalidSubmission(f"{path}:{line}: relative import '{module}' is not available in the "
+                                        f"sandbox; expected only {', '.join(allowed)}; remove it")
+            used = sorted(set(bound) & set(loaded)) if "*" not in names else ["*"]
+            if used:
+                where = "a star import" if used == ["*"] else f"the code uses '{used[0]}' (line {loaded[used[0]]})"
+                raise InvalidSubmission(
+                    f"{path}:{line}: import of '{module}' is not allowed and {where}; expected only "
+                    f"{', '.join(allowed)}; remove it (a main-guard block may import anything)"
+                )
+            warnings.append(f"{path}:{line}: import of '{module}' is not on the allowlist: it is bound to a "
+                            f"stand-in that fails if anything touches it (unused here; better removed)")
+            continue
+        problem = refused_names(module, names) if module in ALLOWLISTS else None
+        if problem:
+            raise InvalidSubmission(f"{path}:{line}: {problem}")
+    return warnings
+
+
+def import_bindings(tree: ast.Module) -> Iterator[tuple[str, tuple[str, ...], int, tuple[str, ...]]]:
+    """(module, names imported from it, line, names bound) for every import that can run: at any depth,
+    outside main guards. `import M` imports no names from M; `import a.b` binds `a`."""
     for stmt in top_level_statements(tree):
         for node in ast.walk(stmt):
             if isinstance(node, ast.If) and is_main_guard(node.test):
                 continue
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    yield alias.name, (), node.lineno
+                    yield alias.name, (), node.lineno, ((alias.asname or alias.name.split(".")[0]),)
             elif isinstance(node, ast.ImportFrom):
-                yield ("." * node.level) + (node.module or ""), tuple(a.name for a in node.names), node.lineno
+                names = tuple(a.name for a in node.names)
+                bound = tuple(a.asname or a.name for a in node.names)
+                yield ("." * node.level) + (node.module or ""), names, node.lineno, bound
 
 
-def check_imports(path: Path, tree: ast.Module, allowed: tuple[str, ...]) -> None:
-    """Allowed modules only, and from them only names on their allowlists (modules.py). A submodule
-    with no allowlist (numpy.fft) is left to the run-time importer, which refuses it."""
-    for module, names, line in imported_modules(tree):
-        if module == "__future__":
-            continue
-        if module not in allowed and module.split(".")[0] not in allowed:
-            raise InvalidSubmission(
-                f"{path}:{line}: import of '{module}' is not allowed; expected only "
-                f"{', '.join(allowed)}; remove it (a main-guard block may import anything)"
-            )
-        problem = refused_names(module, names) if module in ALLOWLISTS else None
-        if problem:
-            raise InvalidSubmission(f"{path}:{line}: {problem}")
+def loaded_names(tree: ast.Module) -> dict[str, int]:
+    """Every name the code reads (outside main guards), with the first line that reads it."""
+    found: dict[str, int] = {}
+    for stmt in top_level_statements(tree):
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store):
+                found.setdefault(node.id, node.lineno)
+    return found
 
 
 # Builtins a submission cannot use (they reach files, the interpreter or the terminal). Caught here,
@@ -186,8 +216,9 @@ def check_submission(path: Path | str, spec: TaskSpec) -> CheckedSubmission:
     data = check_exists(path)
     source = check_text(path, data)
     tree = check_syntax(path, source)
-    check_imports(path, tree, spec.allowed_imports)
+    warnings = check_imports(path, tree, spec.allowed_imports)
     check_entry_point(path, tree, spec)
     check_unavailable_builtins(path, tree)
     code = check_policy(path, source)
-    return CheckedSubmission(path=path, source=source, sha256=hashlib.sha256(data).hexdigest(), code=code)
+    return CheckedSubmission(path=path, source=source, sha256=hashlib.sha256(data).hexdigest(), code=code,
+                             warnings=tuple(warnings))

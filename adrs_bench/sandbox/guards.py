@@ -223,7 +223,8 @@ def make_importer(allowed: Iterable[str]):
             raise ImportError("relative imports are not available in the sandbox; import modules by their name")
         root = name.split(".")[0]
         if name != "__future__" and root not in allowed:
-            raise ImportError(f"import of '{name}' is not allowed (allowed: {', '.join(sorted(allowed))})")
+            # `import a.b` binds `a`; `from a.b import c` reads c from `a.b`
+            return StandIn(name if fromlist else root, f"allowed: {', '.join(sorted(allowed))}")
         problem = refused_module(name) or refused_names(name, fromlist or ())
         if problem:
             raise ImportError(problem)
@@ -236,6 +237,37 @@ def make_importer(allowed: Iterable[str]):
         return target
 
     return guarded_import
+
+
+class StandIn:
+    """What an import outside the allowlist binds: nothing works on it. Reading a plain attribute gives
+    another stand-in (so `from pathlib import Path` binds one without failing); any other use (a call,
+    iteration, truth, arithmetic, indexing) raises ImportError naming the module and the allowlist.
+    The static check refuses a file that reads a name bound this way, so only a program that reaches it
+    indirectly (a class attribute, a container) meets the error."""
+
+    __slots__ = ("_StandIn__name", "_StandIn__allowed")
+
+    def __init__(self, name: str, allowed: str):
+        self.__name, self.__allowed = name, allowed
+
+    def __getattr__(self, attr: str) -> "StandIn":
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return StandIn(f"{self.__name}.{attr}", self.__allowed)
+
+    def __repr__(self) -> str:
+        return f"<stand-in for {self.__name}>"
+
+    def _fail(self, *args: Any, **kwargs: Any):
+        module = self.__name.split(".")[0]
+        raise ImportError(f"{self.__name} is a stand-in: import of '{module}' is not allowed in the sandbox "
+                          f"({self.__allowed}); remove the import and use an allowed module")
+
+    __call__ = __iter__ = __len__ = __bool__ = __getitem__ = __setitem__ = __contains__ = _fail
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _fail
+    __floordiv__ = __mod__ = __pow__ = __neg__ = __lt__ = __le__ = __gt__ = __ge__ = __index__ = _fail
+    __int__ = __float__ = __enter__ = __hash__ = _fail
 
 
 class SandboxType:
