@@ -625,3 +625,49 @@ def test_no_attribute_or_item_chain_reaches_a_module_frame_or_code():
                 pass
     assert found == []
     assert len(seen) > 2000  # the walk did walk
+
+
+# ------------------------------------------------------------------------------ library names on own objects
+
+LIBRARY_NAMED_FIELDS = ("load", "save", "dump", "tofile", "lib", "system", "testing")
+
+
+def test_the_submissions_own_attributes_may_use_library_names(load):
+    # A field called `load` of the submission's own dataclass is a number, not numpy.load.
+    fields = "".join(f"    {name}: int = {i}\n" for i, name in enumerate(LIBRARY_NAMED_FIELDS))
+    reads = ", ".join(f"s.{name}" for name in LIBRARY_NAMED_FIELDS)
+    namespace = load(f"""
+        from dataclasses import dataclass
+
+        @dataclass
+        class Server:
+        {fields}
+        class Plain:
+            def __init__(self):
+                self.load = 7
+
+        s = Server()
+        s.load = 40
+        values = ({reads})
+        plain = Plain().load
+        cls_default = Server.system
+        computed = getattr(Plain(), "lo" + "ad")
+    """.replace("\n        ", "\n").replace(fields.replace("    ", "        ", 1), fields))
+    assert namespace["values"] == (40, 1, 2, 3, 4, 5, 6)
+    assert (namespace["plain"], namespace["cls_default"], namespace["computed"]) == (7, 5, 7)
+
+
+@pytest.mark.parametrize("source, words", [
+    ("import numpy as np\nx = np.zeros(3).tofile", ('"tofile"',)),
+    ("import numpy as np\nx = getattr(np.zeros(3), 'to' + 'file')", ('"tofile"',)),
+    ("import numpy as np\nx = getattr(np, 'l' + 'ib')", ('"lib"',)),
+    # an own class that inherits from a library class does not make the library's attributes its own
+    ("import numpy as np\nclass A(np.ndarray):\n    pass\nx = A.tofile", ('"tofile"',)),
+    ("import numpy as np\nclass A(np.ndarray):\n    pass\nx = A.dump", ('"dump"',)),
+    # interpreter internals stay refused on the submission's own objects
+    ("def g():\n    yield 1\nx = getattr(g(), 'gi_' + 'frame')", ('"gi_frame"',)),
+    ("class A:\n    pass\nx = A.mro", ('"mro"',)),
+    ("import random\nx = random.Random().load", ('"load"',)),
+])
+def test_library_names_stay_refused_on_everything_not_wholly_the_submissions(refused, source, words):
+    refused(source, AttributeError, "is not available in the sandbox", *words)

@@ -23,16 +23,34 @@ EXTRA_BUILTINS = (
     "classmethod", "sum", "super", "tuple", "zip", "NotImplemented",
 )
 
-# Attributes no object may hand out, whatever module or type it comes from: they reach files,
-# raw memory or interpreter internals (numpy arrays have .tofile/.dump/.ctypes; Cython functions,
-# numpy.random's among them, have .func_globals, their module's globals).
-DENIED_ATTRIBUTES = frozenset({
+# Attributes no object may hand out, whatever module or type it comes from: interpreter internals
+# (frames, code, closures; Cython functions, numpy.random's among them, have .func_globals, their
+# module's globals; `mro` hands out the class hierarchy).
+INTERNAL_ATTRIBUTES = frozenset({
+    "mro", "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "f_globals", "f_locals",
+    "f_builtins", "tb_frame", "func_globals", "func_code", "func_closure",
+})
+
+# Attributes libraries use to reach files, raw memory or the system (numpy arrays have .tofile/.dump/
+# .ctypes, numpy has .lib, .testing, .load). Refused on every object except the submission's own (an
+# instance of a class it wrote, or such a class, with no library class among its bases), where they
+# are its own attributes and dataclass fields: a `load` field of its own is just a number.
+LIBRARY_ATTRIBUTES = frozenset({
     "tofile", "dump", "dumps", "ctypes", "cffi", "save", "savez", "savez_compressed", "savetxt", "load",
     "loads", "loadtxt", "fromfile", "genfromtxt", "memmap", "DataSource", "f2py", "lib", "testing",
-    "distutils", "os", "sys", "subprocess", "builtins", "mro", "gi_frame", "gi_code", "cr_frame", "cr_code",
-    "ag_frame", "ag_code", "f_globals", "f_locals", "f_builtins", "tb_frame", "func_globals", "func_code",
-    "func_closure", "system", "popen", "exec", "eval",
+    "distutils", "os", "sys", "subprocess", "builtins", "system", "popen", "exec", "eval",
 })
+DENIED_ATTRIBUTES = INTERNAL_ATTRIBUTES | LIBRARY_ATTRIBUTES
+
+
+def wholly_own(obj: Any) -> bool:
+    """Whether `obj` is the submission's own class, or an instance of one, with nothing but its own
+    classes and builtins (object, tuple, dict, exceptions...) in its hierarchy: then no library code
+    stands behind its attributes."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    return is_own_class(cls) and all(
+        is_own_class(klass) or klass.__module__ == "builtins" for klass in cls.__mro__)
+
 
 # Values no attribute read may hand out, whatever the attribute is called (AttributeError.obj, say):
 # modules, frames, code and tracebacks are the interpreter itself. Nor `type` or another metaclass.
@@ -116,7 +134,8 @@ def guarded_getattr(obj: Any, name: str, default: Any = MISSING) -> Any:
     if type(name) is str and name in PLAIN_NAMES:  # the hot path: one set lookup
         value = getattr(obj, name) if default is MISSING else getattr(obj, name, default)
     elif type(name) is not str or name[:1] == "_" or name in DENIED_ATTRIBUTES or name in CAREFUL_NAMES:
-        if isinstance(name, str) and name in DENIED_ATTRIBUTES:
+        if isinstance(name, str) and name in DENIED_ATTRIBUTES and (name in INTERNAL_ATTRIBUTES
+                                                                    or not wholly_own(obj)):
             raise AttributeError(f'attribute "{name}" is not available in the sandbox')
         value = safer_getattr_raise(obj, name) if default is MISSING else safer_getattr(obj, name, default)
         if name in FORMAT_NAMES and formats_fields(value):
