@@ -285,9 +285,25 @@ def test_deepcopy_memo_is_refused(refused):
     "class S(str):\n    pass\nr = super(S, S('{0.__class__}')).format(1)\n",
     "r = getattr(str, 'format')('{0.__class__}', 1)\n",
     "r = getattr(str, 'format_map')('{x.__class__}', {'x': 1})\n",
-], ids=["through-super", "str-class", "format_map"])
+    "def f():\n    pass\nr = '{0.__globals__}'.format(f)\n",
+    "r = '{0[0].__class__}'.format([1])\n",
+    "r = '{:{0.__class__}}'.format(1)\n",  # a nested spec is a field too
+    "r = '{x.real}'.format_map({'x': 1})\n",
+], ids=["through-super", "str-class", "format_map", "globals", "item-then-attribute", "nested-spec", "map-attr"])
 def test_str_format_field_lookups_refused(refused, source):
-    refused(source, NotImplementedError, "format")
+    refused(source, ValueError, "reads an attribute or item of an argument", "f-string")
+
+
+def test_str_format_without_field_lookups_works(load):
+    namespace = load("""
+        a = '{:.3f}'.format(3.14159)
+        b = '{name}-{0}'.format(7, name='x')
+        c = '{} {!r} {:>4}'.format(1, 'q', 2)
+        d = '{x:{w}}'.format_map({'x': 5, 'w': 3})
+        e = str.format('{}+{}', 1, 2)
+        f = '{{literal}} {0}'.format(1)
+    """)
+    assert [namespace[k] for k in "abcdef"] == ["3.142", "x-7", "1 'q'    2", "  5", "1+2", "{literal} 1"]
 
 
 # ------------------------------------------------------------------------------ 3. no real `type`

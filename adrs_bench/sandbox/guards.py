@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import operator
+import string
 import sys
 import types
 from typing import Any, Iterable
@@ -81,6 +82,35 @@ def formats_fields(value: Any) -> bool:
     return isinstance(getattr(value, "__self__", None), str) and getattr(value, "__name__", None) in FORMAT_NAMES
 
 
+class FieldlessFormatter(string.Formatter):
+    """str.format's language without reaching into the arguments: '{0}', '{name}', '{:.3f}', '{!r}' and
+    nested specs work; a field that reads an attribute or an item ('{0.__class__}', '{0[x]}') is refused
+    (str.format would read it past _getattr_)."""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
+        if "." in field_name or "[" in field_name:
+            raise ValueError(f"format field {{{field_name}}} reads an attribute or item of an argument, which "
+                             "the sandbox does not allow; pass the value itself, or use an f-string")
+        return super().get_field(field_name, args, kwargs)
+
+
+FORMATTER = FieldlessFormatter()
+
+
+def fieldless(method: Any) -> Any:
+    """str.format / str.format_map (bound to a text, or str's own) through FieldlessFormatter."""
+    text = getattr(method, "__self__", None)
+    mapping = getattr(method, "__name__", None) == "format_map"
+    if not isinstance(text, str):  # str.format(text, ...) called on the class
+        if mapping:
+            return lambda template, values: FORMATTER.vformat(str(template), (), values)
+        return lambda template, *args, **kwargs: FORMATTER.vformat(str(template), args, kwargs)
+    text = str(text)
+    if mapping:
+        return lambda values: FORMATTER.vformat(text, (), values)
+    return lambda *args, **kwargs: FORMATTER.vformat(text, args, kwargs)
+
+
 def checked_resize(value: Any) -> Any:
     """ndarray.resize, never with refcheck=False (that frees memory its views still read and write)."""
     numpy = sys.modules.get("numpy")
@@ -137,9 +167,12 @@ def guarded_getattr(obj: Any, name: str, default: Any = MISSING) -> Any:
         if isinstance(name, str) and name in DENIED_ATTRIBUTES and (name in INTERNAL_ATTRIBUTES
                                                                     or not wholly_own(obj)):
             raise AttributeError(f'attribute "{name}" is not available in the sandbox')
-        value = safer_getattr_raise(obj, name) if default is MISSING else safer_getattr(obj, name, default)
+        if name in FORMAT_NAMES:  # RestrictedPython refuses str.format outright; ours reads no fields
+            value = getattr(obj, name) if default is MISSING else getattr(obj, name, default)
+        else:
+            value = safer_getattr_raise(obj, name) if default is MISSING else safer_getattr(obj, name, default)
         if name in FORMAT_NAMES and formats_fields(value):
-            raise NotImplementedError("str.format/format_map are not available in the sandbox; use f-strings or %")
+            value = fieldless(value)
         if name in CHECKED_METHODS:
             value = CHECKED_METHODS[name](value)
     else:
