@@ -88,11 +88,17 @@ def test_augmented_assignment_on_numpy_slices():
     assert run_restricted(source)["r"][0] == [0.0, 1.0, 3.0, 0.0, 9.0]
 
 
-@pytest.mark.parametrize("target", ["c.__class__", "c._hidden", "c.__dict__"])
+@pytest.mark.parametrize("target", ["c.__class__", "c._hidden_", "c.__dict__"])
 def test_augmented_assignment_to_private_attributes_rejected(target):
     errors = compile_errors(f"class C:\n    pass\nc = C()\n{target} += 1\n")
     name = target.split(".")[1]
     assert any(f'"{name}" is an invalid attribute name' in e and "Line 4" in e for e in errors), errors
+
+
+def test_augmented_assignment_to_an_own_underscore_attribute_works_and_a_foreign_one_is_refused():
+    assert run_restricted("class C:\n    _n = 1\nc = C()\nc._n += 2\nr = c._n\n")["r"] == 3
+    with pytest.raises(AttributeError, match="own objects only"):
+        run_restricted("import random\nr = random.Random()\nr._n += 1\n")
 
 
 def test_augmented_assignment_on_private_item_target_still_checked():
@@ -150,8 +156,8 @@ def test_main_guard_reversed_operands():
 
 def test_main_guard_else_branch_runs_and_is_checked():
     assert run_restricted('if __name__ == "__main__":\n    import os\nelse:\n    r = "else ran"\n')["r"] == "else ran"
-    errors = compile_errors('if __name__ == "__main__":\n    pass\nelse:\n    _bad = 1\n')
-    assert any('"_bad"' in e for e in errors)
+    errors = compile_errors('if __name__ == "__main__":\n    pass\nelse:\n    __bad = 1\n')
+    assert any('"__bad"' in e for e in errors)
 
 
 @pytest.mark.parametrize("test", ['__name__ != "__main__"', '__name__ == "x"', '__name__ == "__main__" and True'])
@@ -257,10 +263,12 @@ def test_annotated_assignments_allowed():
 
 
 def test_annotated_assignment_targets_are_guarded():
-    errors = compile_errors("class C:\n    pass\nc = C()\nc._x: int = 3\n")
-    assert any('"_x" is an invalid attribute name' in e for e in errors)
-    errors = compile_errors("_private: int = 3\n")
-    assert any('"_private"' in e for e in errors)
+    errors = compile_errors("class C:\n    pass\nc = C()\nc.__x: int = 3\n")
+    assert any('"__x" is an invalid attribute name' in e for e in errors)
+    errors = compile_errors("__private: int = 3\n")
+    assert any('"__private"' in e for e in errors)
+    with pytest.raises(TypeError, match="cannot be set in the sandbox"):
+        run_restricted("import random\nr = random.Random()\nr._x: int = 3\n")
     with pytest.raises(TypeError, match="modules cannot be modified"):
         run_restricted("import math\nmath.pi: float = 3\n")
 
@@ -381,8 +389,8 @@ def test_numpy_through_the_proxy_still_computes():
 
 def test_check_submission_reports_the_first_policy_error_in_one_line(checked):
     with pytest.raises(InvalidSubmission) as excinfo:
-        checked("def compute_model_placement(gpu_num, models):\n    x = models._secret\n    return {}\n")
+        checked("def compute_model_placement(gpu_num, models):\n    x = models.__secret\n    return {}\n")
     message = str(excinfo.value)
     assert "\n" not in message
-    assert '"_secret" is an invalid attribute name' in message
-    assert "names starting with '_'" in message
+    assert '"__secret" is an invalid attribute name' in message
+    assert "dunder names" in message

@@ -687,3 +687,73 @@ def test_the_submissions_own_attributes_may_use_library_names(load):
 ])
 def test_library_names_stay_refused_on_everything_not_wholly_the_submissions(refused, source, words):
     refused(source, AttributeError, "is not available in the sandbox", *words)
+
+
+# ------------------------------------------------------------------------------ single-underscore names
+
+def test_single_underscore_names_work_for_what_the_submission_defines(load):
+    namespace = load("""
+        from dataclasses import dataclass
+        _LIMIT = 3
+
+        def _kvpr_from(_total, _rate=2):
+            return _total / _rate
+
+        class _Helper:
+            _SCALE = 10
+
+            def __init__(self):
+                self._stats = {}
+                self._count = 0
+
+            def _bump(self, _key):
+                self._count += 1
+                self._stats[_key] = self._count * self._SCALE
+                return self
+
+        @dataclass
+        class Item:
+            _weight: int = 4
+
+        h = _Helper()._bump("a")._bump("b")
+        setattr(h, "_extra", 1)
+        got = (_kvpr_from(10), h._stats, h._count, _Helper._SCALE, Item()._weight, getattr(h, "_" + "extra"), _LIMIT)
+    """)
+    assert namespace["got"] == (5.0, {"a": 10, "b": 20}, 2, 10, 4, 1, 3)
+
+
+@pytest.mark.parametrize("source, kind, words", [
+    ("x = ().__class__", None, ('"__class__"',)),
+    ("import random\nx = getattr(random.Random(), '_' + 'x')", AttributeError, ("underscore attributes are readable on the submission's own objects only",)),
+    ("import numpy as np\nx = getattr(np.zeros(2), '_' + 'x')", AttributeError, ("own objects only",)),
+    ("import numpy as np\nx = np.zeros(2)._x", AttributeError, ("own objects only",)),
+    ("import random\nr = random.Random()\nr._x = 1", TypeError, ("cannot be set in the sandbox",)),
+    ("import random\nsetattr(random.Random(), '_x', 1)", AttributeError, ('"_x" is an invalid attribute name',)),
+    # an own class that inherits from a library class does not own the library's underscore attributes
+    ("import random\nclass R(random.Random):\n    pass\nx = R()._x", AttributeError, ("own objects only",)),
+])
+def test_underscore_attributes_of_anything_not_the_submissions_stay_refused(refused, checked, source, kind, words):
+    if kind is None:
+        refused_at_check(checked, source, *words)
+    else:
+        refused(source, kind, *words)
+
+
+@pytest.mark.parametrize("name", ["_getattr_", "_write_", "_write_private_", "_print", "_call_print", "_tmp0",
+                                  "__x", "__init__"])
+def test_names_the_compiled_code_uses_and_dunders_stay_refused(checked, name):
+    refused_at_check(checked, f"{name} = 1\n", name)
+
+
+def test_a_routing_mirrors_underscore_state_stays_out_of_reach():
+    # The router's view objects keep their state in underscore slots; a router reads them only through
+    # their public names.
+    from adrs_bench.tasks.llm_routing.mirror import Mirror
+
+    mirror = Mirror([[0, 100, 16]])
+    mirror.apply(1.0, [(0, 7, 0.5, 33)], [[0, 0, 0, 100, 16]])
+    (request,), replica = mirror.request_queue(), mirror.replica_schedulers()[0]
+    assert guards.guarded_getattr(request, "id") == 7
+    for obj, name in ((request, "_id"), (request, "_replica"), (replica, "_waiting"), (mirror, "_calls")):
+        with pytest.raises(AttributeError, match="own objects only"):
+            guards.guarded_getattr(obj, name)

@@ -162,7 +162,8 @@ def check_policy(path: Path, source: str):
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise InvalidSubmission(
             f"{path}: expected code the sandbox accepts, got: {first}{more}; "
-            "names starting with '_', open(), exec/eval and similar are not available"
+            "dunder names, names the compiled code uses (_getattr_, _print, ...), open(), exec/eval and "
+            "similar are not available"
         )
     return code
 

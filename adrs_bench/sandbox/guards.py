@@ -15,6 +15,7 @@ from RestrictedPython.Guards import (guarded_iter_unpack_sequence, guarded_unpac
                                      safer_getattr, safer_getattr_raise)
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
+from .policy import is_private_name
 from .modules import (SUBMISSION_MODULE, ModuleProxy, is_own_class, module_proxy, refused_module, refused_names,
                       stand_in)
 
@@ -164,6 +165,11 @@ def guarded_getattr(obj: Any, name: str, default: Any = MISSING) -> Any:
     if type(name) is str and name in PLAIN_NAMES:  # the hot path: one set lookup
         value = getattr(obj, name) if default is MISSING else getattr(obj, name, default)
     elif type(name) is not str or name[:1] == "_" or name in DENIED_ATTRIBUTES or name in CAREFUL_NAMES:
+        if is_private_name(name):  # `_x`: the submission's own objects only
+            if not wholly_own(obj):
+                raise AttributeError(f'attribute "{name}" of a {type(obj).__name__} object is not available in the '
+                                     "sandbox (underscore attributes are readable on the submission's own objects only)")
+            return getattr(obj, name) if default is MISSING else getattr(obj, name, default)
         if isinstance(name, str) and name in DENIED_ATTRIBUTES and (name in INTERNAL_ATTRIBUTES
                                                                     or not wholly_own(obj)):
             raise AttributeError(f'attribute "{name}" is not available in the sandbox')
@@ -390,7 +396,7 @@ def restricted_globals(allowed_imports: Iterable[str]) -> dict[str, Any]:
         names[name] = getattr(builtins, name)
     names["getattr"] = guarded_getattr
     names["hasattr"] = guarded_hasattr
-    names["setattr"] = lambda obj, name, value: setattr(guarded_write(obj), guarded_name(name), value)
+    names["setattr"] = lambda obj, name, value: setattr(guarded_write(obj), guarded_name(name, obj), value)
     names["type"] = SandboxType()
     names["__build_class__"] = build_class
     names["__import__"] = make_importer(allowed_imports)
@@ -409,12 +415,25 @@ def restricted_globals(allowed_imports: Iterable[str]) -> dict[str, Any]:
         "_inplacevar_": inplacevar,
         "_inplace_setitem_": inplace_setitem,
         "_inplace_setattr_": inplace_setattr,
+        "_write_private_": guarded_private_write,
         "_print_": CappedPrint,
         "_apply_": lambda func, *args, **kwargs: func(*args, **kwargs),
     }
 
 
-def guarded_name(name: str) -> str:
+def guarded_name(name: str, obj: Any = None) -> str:
+    """An attribute name setattr may write: no underscore, or one leading underscore on the
+    submission's own object."""
+    if is_private_name(name) and wholly_own(obj):
+        return name
     if not isinstance(name, str) or name.startswith("_"):
         raise AttributeError(f'"{name}" is an invalid attribute name')
     return name
+
+
+def guarded_private_write(obj: Any) -> Any:
+    """`obj._x = ...` and `del obj._x`: the submission's own objects only."""
+    if not wholly_own(obj):
+        raise TypeError(f"underscore attributes of a {type(obj).__name__} object cannot be set in the sandbox; "
+                        "only the submission's own objects take them")
+    return guarded_write(obj)

@@ -8,10 +8,16 @@
 3. Classes may define the usual data-model methods (`__repr__`, `__hash__`, `__post_init__`, ...).
 4. Annotated assignments are allowed (published programs define `@dataclass class Model` with
    typed fields); their targets and values go through the same guards.
+5. Names with one leading underscore (`_helper`, `self._stats`, `_LIMIT`) are allowed: published
+   programs keep private helpers and state. Dunders stay refused, and so do the names the compiled code
+   itself uses (`_getattr_` and every name ending in `_`, `_print`, `_call_print`, `_tmp0`...). Reading
+   or writing such an attribute goes through `_getattr_` / `_write_private_`, which allow it only on the
+   submission's own objects (guards.py).
 """
 from __future__ import annotations
 
 import ast
+import re
 
 from RestrictedPython import RestrictingNodeTransformer
 from RestrictedPython.transformer import IOPERATOR_TO_STR
@@ -25,6 +31,17 @@ ALLOWED_DUNDER_METHODS = frozenset({
 })
 
 MAIN_BLOCK_REMOVED = "main-block-removed"
+
+# Names RestrictedPython's generated code binds or reads that do not end in "_" (print's helpers, the
+# temporaries of protected unpacking): a submission may not define or read them.
+GENERATED_NAMES = re.compile(r"_print|_call_print|_tmp\d*")
+
+
+def is_private_name(name: object) -> bool:
+    """One leading underscore, not a dunder, not a name the compiled code uses: a name a submission may
+    give its own functions, classes, variables and attributes."""
+    return (type(name) is str and len(name) > 1 and name[0] == "_" and name[1] != "_"
+            and not name.endswith("_") and GENERATED_NAMES.fullmatch(name) is None)
 
 
 def is_main_guard(test: ast.expr) -> bool:
@@ -65,7 +82,24 @@ class SubmissionPolicy(RestrictingNodeTransformer):
     def check_name(self, node, name, allow_magic_methods=False):
         if allow_magic_methods and name in ALLOWED_DUNDER_METHODS and node.col_offset != 0:
             return
+        if is_private_name(name):
+            return
         super().check_name(node, name, allow_magic_methods)
+
+    def visit_Attribute(self, node: ast.Attribute):
+        """`obj._x` reads through `_getattr_` and writes through `_write_private_` (own objects only)."""
+        if not is_private_name(node.attr):
+            return super().visit_Attribute(node)
+        node = self.node_contents_visit(node)
+        if isinstance(node.ctx, ast.Load):
+            call = ast.Call(func=ast.Name("_getattr_", ast.Load()), args=[node.value, ast.Constant(node.attr)],
+                            keywords=[])
+            ast.copy_location(call, node)
+            return ast.fix_missing_locations(call)
+        guard = ast.Call(func=ast.Name("_write_private_", ast.Load()), args=[node.value], keywords=[])
+        ast.copy_location(guard, node.value)
+        node.value = ast.fix_missing_locations(guard)
+        return node
 
     def visit_AugAssign(self, node: ast.AugAssign):
         target = node.target
@@ -74,7 +108,7 @@ class SubmissionPolicy(RestrictingNodeTransformer):
         operator = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
         value = self.visit(node.value)
         if isinstance(target, ast.Attribute):
-            if target.attr.startswith("_"):
+            if target.attr.startswith("_") and not is_private_name(target.attr):
                 self.error(node, f'"{target.attr}" is an invalid attribute name because it starts with "_".')
                 return node
             call = ast.Call(
