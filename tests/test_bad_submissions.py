@@ -536,13 +536,15 @@ def test_numpy_works(run_source):
     assert outcomes[1].score == float(expected)
 
 
+# Spelled `np.save` these are refused before running (check_module_attributes); a computed name reaches
+# the run-time guard, which must refuse them too.
 @pytest.mark.parametrize("body, attribute", [
-    ("np.save('x.npy', np.zeros(3))", "save"),
+    ("getattr(np, 'sa' + 've')('x.npy', np.zeros(3))", "save"),
     ("np.zeros(3).tofile('x.bin')", "tofile"),
     ("np.zeros(3).dump('x.pkl')", "dump"),
-    ("np.loadtxt('/etc/passwd')", "loadtxt"),
-    ("x = np.ctypeslib", "ctypeslib"),
-    ("x = np.lib", "lib"),
+    ("getattr(np, 'load' + 'txt')('/etc/passwd')", "loadtxt"),
+    ("x = getattr(np, 'ctypes' + 'lib')", "ctypeslib"),
+    ("x = getattr(np, 'l' + 'ib')", "lib"),
 ])
 def test_numpy_file_access_not_available(run_source, body, attribute, tmp_path):
     cases = trigger_cases()
@@ -766,3 +768,25 @@ def test_a_program_ending_in_the_adrs_wrappers_imports_scores_what_its_twin_scor
     plain, published = run_source(twin), run_source(wrapped)
     assert {o.status for o in published} == {"ok"}
     assert [o.score for o in published] == [o.score for o in plain]
+
+
+@pytest.mark.parametrize("source, words", [
+    ("import numpy as np\n\ndef compute_model_placement(gpu_num, models):\n    np.lib\n    return {}\n",
+     (".py:4:", "expected a name on numpy's allowlist, got 'np.lib'")),
+    ("import math\n\ndef compute_model_placement(gpu_num, models):\n    return math.sqroot(2)\n",
+     (".py:4:", "got 'math.sqroot'", "did you mean 'sqrt'?")),
+])
+def test_an_attribute_missing_from_an_allowlisted_module_is_refused_before_running(checked, source, words):
+    with pytest.raises(InvalidSubmission) as excinfo:
+        checked(source)
+    message = one_line_error(excinfo)
+    for word in words:
+        assert word in message
+
+
+def test_allowlisted_module_attributes_and_rebound_names_pass_the_check(checked):
+    checked("import numpy as np\nimport math\n\ndef compute_model_placement(gpu_num, models):\n"
+            "    x = np.random.default_rng(1).random() + math.sqrt(2) + np.linalg.norm(np.zeros(2))\n"
+            "    return {}\n")
+    checked("import math\nmath = {'a': 1}\n\ndef compute_model_placement(gpu_num, models):\n"
+            "    return math.get('a') and {}\n")

@@ -3,6 +3,7 @@ raising InvalidSubmission with one line saying what was expected, what was got a
 from __future__ import annotations
 
 import ast
+import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Iterator
 
 from ..errors import InvalidSubmission, SubmissionNotFound
 from ..spec import TaskSpec
-from .modules import ALLOWLISTS, refused_names
+from .modules import ALLOWLISTS, refused_names, submodules
 from .policy import compile_submission, is_main_guard
 
 
@@ -124,6 +125,31 @@ def loaded_names(tree: ast.Module) -> dict[str, int]:
     return found
 
 
+def check_module_attributes(path: Path, tree: ast.Module, allowed: tuple[str, ...]) -> None:
+    """`np.lib`, `math.nope`: an attribute of an allowlisted module that is not on its allowlist would
+    fail at run time, so it is refused now (for names bound once, by `import M` or `import M as X`)."""
+    modules: dict[str, str] = {}
+    for module, names, _, bound in import_bindings(tree):
+        if not names and module in allowed and module in ALLOWLISTS and "." not in module:
+            modules[bound[0]] = module
+    stores = [node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)]
+    for name in set(stores) & set(modules):
+        del modules[name]  # rebound somewhere: not surely the module
+    for stmt in top_level_statements(tree):
+        for node in ast.walk(stmt):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in modules and not node.attr.startswith("__")):
+                module = modules[node.value.id]
+                names = ALLOWLISTS[module] | {child.rpartition(".")[2] for child in submodules(module)}
+                if node.attr not in names:
+                    close = difflib.get_close_matches(node.attr, sorted(names), n=1)
+                    hint = f"did you mean '{close[0]}'? " if close else ""
+                    raise InvalidSubmission(
+                        f"{path}:{node.lineno}: expected a name on {module}'s allowlist, got "
+                        f"'{node.value.id}.{node.attr}', which the sandbox does not provide; {hint}"
+                        f"see adrs_bench/sandbox/modules.py for the list")
+
+
 # Builtins a submission cannot use (they reach files, the interpreter or the terminal). Caught here,
 # before anything runs, unless the module defines a name of its own with that spelling.
 UNAVAILABLE_BUILTINS = frozenset({"open", "exec", "eval", "compile", "globals", "locals", "vars", "input",
@@ -218,6 +244,7 @@ def check_submission(path: Path | str, spec: TaskSpec) -> CheckedSubmission:
     source = check_text(path, data)
     tree = check_syntax(path, source)
     warnings = check_imports(path, tree, spec.allowed_imports)
+    check_module_attributes(path, tree, spec.allowed_imports)
     check_entry_point(path, tree, spec)
     check_unavailable_builtins(path, tree)
     code = check_policy(path, source)
