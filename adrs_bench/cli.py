@@ -115,7 +115,7 @@ def validate(task: str, file: Path) -> None:
     checked = check_submission(file, spec)
     for warning in checked.warnings:
         click.echo(f"warning: {warning}")
-    click.echo(f"ok: {file} defines {spec.interface.entry_point}({', '.join(spec.interface.parameters)}) and passes the sandbox policy "
+    click.echo(f"ok: {file} defines {checked.entry} and passes the sandbox policy "
                f"(sha256 {checked.sha256[:12]})")
 
 

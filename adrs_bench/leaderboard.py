@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import results
 from .errors import AdrsError, TaskNotFound
+from .report import summary_cell
 
 HEADER = """# adrs-bench leaderboard
 
@@ -22,14 +23,6 @@ evaluator). Held-out sets (`test`) are scored for publication only: never feed t
 
 def load_records(results_dir: Path) -> list[dict]:
     return [results.load(p) for p in sorted(results_dir.glob("*.json"))]
-
-
-def fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
 
 
 def plugin_columns(task_id: str) -> list[tuple[str, str]]:
@@ -71,7 +64,7 @@ def group_table(records: list[dict]) -> str:
                "90% CI": f"{ci[0]:.4f}–{ci[1]:.4f}" if ci else "-",
                "ok": f"{agg['ok']}/{agg['instances']}"}
         for key, title in columns:
-            row[title] = fmt(agg["extra"].get(key))
+            row[title] = summary_cell(agg["extra"], key)
         rows.append(row)
     frame = pd.DataFrame(rows)
     ascending = records[0]["metric"]["direction"] == "minimize"

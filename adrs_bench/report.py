@@ -16,6 +16,16 @@ def fmt(value) -> str:
     return str(value)
 
 
+def summary_cell(extra: dict, key: str) -> str:
+    """One summary value as tables show it. A task may withhold a value: None, with `<key>_withheld`
+    saying why ("49 failed": ADRS's combined score drops failed cases, so it is not shown then)."""
+    value = extra.get(key)
+    withheld = extra.get(f"{key}_withheld")
+    if value is None and withheld:
+        return f"- ({withheld})"
+    return fmt(value)
+
+
 def summary_table(record: dict, columns: Sequence[tuple[str, str]]) -> str:
     from tabulate import tabulate
 
@@ -31,7 +41,7 @@ def summary_table(record: dict, columns: Sequence[tuple[str, str]]) -> str:
         ("statuses", ", ".join(f"{k} {v}" for k, v in agg["statuses"].items())),
     ]
     for key, title in columns:
-        rows.append((title, fmt(agg["extra"].get(key))))
+        rows.append((title, summary_cell(agg["extra"], key)))
     families = agg["extra"].get("family_scores")
     if families:
         rows.append(("score by family", ", ".join(f"{k} {v:.4f}" for k, v in families.items())))

@@ -78,7 +78,8 @@ def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indice
     spec, plugin = task.spec, task.plugin
     limits = spec.limits
     with SandboxSession(submission.code, str(submission.path), plugin.child_adapter,
-                        spec.allowed_imports, limits, require_isolation=require_isolation) as session:
+                        spec.allowed_imports, limits, require_isolation=require_isolation,
+                        compat_modules=spec.compat_modules) as session:
         try:
             run_cases_in(session, plugin, limits, cases, indices, outcomes, started, progress)
         finally:

@@ -17,6 +17,17 @@ class Interface:
     entry_point: str
     parameters: tuple[str, ...]
     signature: str
+    # "module.Name" of a class the task provides (compat_modules): a class deriving from it is the entry
+    # point whatever its name (vidur's BaseGlobalScheduler); a class named entry_point still is.
+    entry_base: str | None = None
+
+    @property
+    def entry_base_module(self) -> str:
+        return (self.entry_base or "").rpartition(".")[0]
+
+    @property
+    def entry_base_name(self) -> str:
+        return (self.entry_base or "").rpartition(".")[2]
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,9 @@ class TaskSpec:
     example: str
     root: Path
     parameters: Mapping[str, object] = field(default_factory=dict)  # task-specific (see the task's README)
+    # Modules the task provides itself, so published programs import them unchanged (vidur.entities...):
+    # module -> the names it offers, each defined in the task's child-adapter module.
+    compat_modules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def path(self, relative: str) -> Path:
         return self.root / relative
@@ -90,6 +104,12 @@ def spec_from_dict(data: dict, root: Path) -> TaskSpec:
             f"task spec {root / 'spec.json'}: default_set '{data['default_set']}' is not one of "
             f"the sets {sorted(data['sets'])}; name an existing set"
         )
+    base = data["interface"].get("entry_base")
+    if base is not None and base.rpartition(".")[2] not in data.get("compat_modules", {}).get(base.rpartition(".")[0], ()):
+        raise SpecError(
+            f"task spec {root / 'spec.json'}: interface.entry_base '{base}' is not a name of compat_modules; "
+            "list it there (module -> names) or drop entry_base"
+        )
     return TaskSpec(
         id=data["id"],
         name=data["name"],
@@ -101,6 +121,7 @@ def spec_from_dict(data: dict, root: Path) -> TaskSpec:
             entry_point=data["interface"]["entry_point"],
             parameters=tuple(data["interface"]["parameters"]),
             signature=data["interface"]["signature"],
+            entry_base=data["interface"].get("entry_base"),
         ),
         allowed_imports=tuple(data["allowed_imports"]),
         limits=Limits(**data["limits"]),
@@ -117,6 +138,7 @@ def spec_from_dict(data: dict, root: Path) -> TaskSpec:
         example=data["example"],
         root=root,
         parameters=dict(data.get("parameters", {})),
+        compat_modules={module: tuple(names) for module, names in data.get("compat_modules", {}).items()},
     )
 
 

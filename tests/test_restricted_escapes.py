@@ -24,6 +24,7 @@ from adrs_bench.errors import InvalidSubmission
 from adrs_bench.registry import get_task
 from adrs_bench.sandbox import guards
 from adrs_bench.sandbox.checks import check_submission
+from adrs_bench.sandbox.child import provided_modules
 from adrs_bench.sandbox.modules import ALLOWLISTS, ModuleProxy, module_proxy
 from adrs_bench.sandbox.policy import compile_submission
 
@@ -561,7 +562,8 @@ def test_ordinary_programs_keep_working(load):
 
 
 def program_files() -> list[tuple[str, Path]]:
-    files = [("prism_placement", path) for path in sorted((ROOT / "tests" / "fixtures").glob("*.py"))]
+    files = [("llm_routing" if path.stem.startswith("vidur_") else "prism_placement", path)
+             for path in sorted((ROOT / "tests" / "fixtures").glob("*.py"))]
     files += [(path.stem, path) for path in sorted((ROOT / "submissions").glob("*.py"))]
     for task_dir in sorted((ROOT / "tasks").iterdir()):
         if (task_dir / "spec.json").exists():
@@ -601,10 +603,31 @@ def test_published_programs_baselines_and_examples_still_pass_and_run(monkeypatc
     task = get_task(task_name)
     submission = check_submission(path, task.spec)
     module = types.ModuleType(guards.SUBMISSION_MODULE)
-    module.__dict__.update(guards.restricted_globals(task.spec.allowed_imports))
+    compat = provided_modules(task.spec.compat_modules, task.plugin.child_adapter)
+    module.__dict__.update(guards.restricted_globals(task.spec.allowed_imports, compat))
     monkeypatch.setitem(sys.modules, guards.SUBMISSION_MODULE, module)
     exec(submission.code, module.__dict__)
     drive(task_name, module.__dict__)
+
+
+def routing_views() -> dict:
+    """What a vidur-style router holds: the provided modules, its base class, and the mirror's views
+    (a replica with a waiting and a running request) after one call."""
+    from adrs_bench.tasks.llm_routing.mirror import (JOURNAL_ADMIT, JOURNAL_ARRIVAL, JOURNAL_ENQUEUE,
+                                                     JOURNAL_PREFILL_END, Mirror)
+
+    task = get_task("llm_routing")
+    provided = provided_modules(task.spec.compat_modules, task.plugin.child_adapter)
+    importer = guards.make_importer((), provided)
+    mirror = Mirror([[0, 512, 16]])
+    mirror.apply(1.0, [[JOURNAL_ARRIVAL, 1, 0.1, 40], [JOURNAL_ARRIVAL, 2, 0.2, 50], [JOURNAL_ENQUEUE, 0, 1],
+                       [JOURNAL_ENQUEUE, 0, 2], [JOURNAL_ADMIT, 0, 1], [JOURNAL_PREFILL_END, 0, [[1, 40]]]],
+                 [[0, 3, 4, 512, 16]])
+    base = importer("vidur.scheduler.global_scheduler.base_global_scheduler", None, None,
+                    ("BaseGlobalScheduler",)).BaseGlobalScheduler
+    return {"vidur": importer("vidur.entities"), "BaseGlobalScheduler": base,
+            "scheduler": base(None, mirror.replica_schedulers()), "replica": mirror.replicas[0],
+            "queued": mirror.requests[2], "running": mirror.requests[1]}
 
 
 def test_no_attribute_or_item_chain_reaches_a_module_frame_or_code():
@@ -619,6 +642,7 @@ def test_no_attribute_or_item_chain_reaches_a_module_frame_or_code():
     start.update({module: importer(module) for module in IMPORTS})
     start.update({"array": importer("numpy").zeros(3), "rng": importer("numpy").random.default_rng(1),
                   "Random": importer("random").Random(1), "generator": (x for x in [1]), "error": AttributeError("x")})
+    start.update(routing_views())
     queue, seen, found = collections.deque((name, value, 0) for name, value in start.items()), {}, []
     while queue:  # breadth first: each object is walked from its shortest path
         path, value, depth = queue.popleft()

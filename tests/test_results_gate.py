@@ -377,3 +377,20 @@ def test_render_all_refuses_a_corrupted_record(good, tmp_path):
     (results_dir / "b.json").write_text("{not json")
     with pytest.raises(AdrsError, match="b.json"):
         render_all(results_dir, tmp_path / "README.md", check=True)
+
+
+def test_adrs_combined_is_shown_only_when_every_case_is_ok(good, failing):
+    """ADRS's formula averages max-KVPR over successful cases only: with a failed case the record
+    withholds it (None, with the count), and the run's table and the leaderboard show "- (1 failed)"."""
+    from adrs_bench.report import summary_table
+
+    columns = get_task("prism_placement").plugin.summary_columns()
+    kept, withheld = good["aggregate"]["extra"], failing["aggregate"]["extra"]
+    assert kept["combined_score"] > 1.0 and kept["combined_score_withheld"] is None
+    assert withheld["combined_score"] is None and withheld["combined_score_withheld"] == "1 failed"
+    assert re.search(r"ADRS combined\s+- \(1 failed\)", summary_table(failing, columns))
+    assert re.search(rf"ADRS combined\s+{kept['combined_score']:.4f}", summary_table(good, columns))
+    board = render([good, with_score(failing, failing["aggregate"]["score"], "failing")])
+    rows = {line.split("|")[2].strip(): line.split("|")[-2].strip() for line in board.splitlines()
+            if line.startswith("| ") and "rank" not in line}
+    assert rows == {"good": f"{kept['combined_score']:.4f}", "failing": "- (1 failed)"}

@@ -38,7 +38,8 @@ def test_mirror_does_not_import_the_simulator():
             modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             modules.add(node.module or "")
-    assert not any("serving" in m or "adrs_bench" in m for m in modules), modules
+    # The sandbox's class registries are all it may take from the package (no simulator, no decode length).
+    assert not any("serving" in m or "adrs_bench" in m and m != "adrs_bench.sandbox.modules" for m in modules), modules
 
 
 def request_fields(request) -> tuple:

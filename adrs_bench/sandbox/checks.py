@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from ..errors import InvalidSubmission, SubmissionNotFound
 from ..spec import TaskSpec
@@ -25,6 +25,7 @@ class CheckedSubmission:
     sha256: str
     code: CodeType
     warnings: tuple[str, ...] = ()  # what runs, but not as written (imports bound to stand-ins)
+    entry: str = ""  # what the harness calls: "Router()", or "X (deriving from BaseGlobalScheduler)"
 
 
 def check_exists(path: Path) -> bytes:
@@ -66,18 +67,37 @@ def top_level_statements(tree: ast.Module) -> Iterator[ast.stmt]:
         yield node
 
 
-def check_imports(path: Path, tree: ast.Module, allowed: tuple[str, ...]) -> list[str]:
+def provided_names(module: str, provided: Mapping[str, tuple[str, ...]]) -> frozenset[str] | None:
+    """What `from module import ...` may name when the task provides `module` or a package above one
+    of its modules (its names and its child packages), else None."""
+    names = set(provided.get(module, ()))
+    prefix = module + "."
+    names |= {name[len(prefix):].split(".")[0] for name in provided if name.startswith(prefix)}
+    return frozenset(names) if module in provided or names else None
+
+
+def check_imports(path: Path, tree: ast.Module, allowed: tuple[str, ...],
+                  provided: Mapping[str, tuple[str, ...]] = {}) -> list[str]:
     """Allowed modules only, and from them only names on their allowlists (modules.py). A submodule
     with no allowlist (numpy.fft) is left to the run-time importer, which refuses it.
 
     An import outside the allowlist does not refuse a file by itself (published programs end with a
     wrapper's unused `from pathlib import Path`): at run time its names are bound to stand-ins that
     fail when touched. It refuses the file when the code reads a name it binds, since that would fail
-    at run time. Returns one warning per import bound to a stand-in."""
+    at run time. Returns one warning per import bound to a stand-in. The modules the task provides
+    (`provided`, spec compat_modules) offer their names only."""
     loaded = loaded_names(tree)
     warnings = []
     for module, names, line, bound in import_bindings(tree):
         if module == "__future__":
+            continue
+        offered = provided_names(module, provided)
+        if offered is not None:
+            missing = [name for name in names if name not in offered]
+            if missing:
+                raise InvalidSubmission(
+                    f"{path}:{line}: expected a name {module} provides ({', '.join(sorted(offered))}), got "
+                    f"'{missing[0]}'; the task provides only those (see its README)")
             continue
         if module not in allowed and module.split(".")[0] not in allowed:
             if module.startswith("."):
@@ -200,16 +220,52 @@ def positional_range(args: ast.arguments) -> tuple[int, float]:
     return required, (float("inf") if args.vararg else positional)
 
 
-def check_entry_point(path: Path, tree: ast.Module, spec: TaskSpec) -> None:
+def base_subclasses(tree: ast.Module, module: str, name: str) -> list[str]:
+    """The top-level classes deriving from `module.name` (imported by `from module import name [as X]`,
+    or reached as an attribute `X.name`), directly or through another such class, in file order."""
+    bases = {bound for imported, names, _, binds in import_bindings(tree) if imported == module
+             for got, bound in zip(names, binds) if got == name}
+    found: list[str] = []
+    for node in top_level_statements(tree):
+        if isinstance(node, ast.ClassDef) and any(
+                isinstance(b, ast.Name) and b.id in bases or isinstance(b, ast.Attribute) and b.attr == name
+                for b in node.bases):
+            bases.add(node.name)
+            found.append(node.name)
+    return found
+
+
+def entry_subclass(path: Path, tree: ast.Module, spec: TaskSpec) -> str | None:
+    """The one leaf class deriving from the interface's entry_base, or None when there is none."""
+    iface = spec.interface
+    if not iface.entry_base:
+        return None
+    found = base_subclasses(tree, iface.entry_base_module, iface.entry_base_name)
+    parents = {b.id for node in top_level_statements(tree) if isinstance(node, ast.ClassDef)
+               for b in node.bases if isinstance(b, ast.Name)}
+    leaves = [name for name in found if name not in parents]
+    if len(leaves) > 1:
+        raise InvalidSubmission(
+            f"{path}: expected one class deriving from {iface.entry_base_name} to be the {iface.entry_point}, "
+            f"got {len(leaves)} ({', '.join(leaves)}); name the one to use {iface.entry_point}")
+    return leaves[0] if leaves else None
+
+
+def check_entry_point(path: Path, tree: ast.Module, spec: TaskSpec) -> str:
+    """The entry point is defined as the interface says; returns what the harness will call."""
     iface = spec.interface
     wanted = len(iface.parameters)
     expected = f"{iface.entry_point}({', '.join(iface.parameters)})"
     defs = [s for s in top_level_statements(tree)
             if isinstance(s, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and s.name == iface.entry_point]
+    subclass = None if defs else entry_subclass(path, tree, spec)
+    if subclass:
+        return f"{subclass} (deriving from {iface.entry_base_name})"
     if not defs:
         kind = "function" if iface.kind == "function" else "class"
+        either = f" or a class deriving from {iface.entry_base_name}" if iface.entry_base else ""
         raise InvalidSubmission(
-            f"{path}: expected a top-level {kind} {expected}, got none; define it (run "
+            f"{path}: expected a top-level {kind} {expected}{either}, got none; define it (run "
             f"`adrs-bench new {spec.name} FILE` for a starter)"
         )
     node = defs[-1]
@@ -235,6 +291,7 @@ def check_entry_point(path: Path, tree: ast.Module, spec: TaskSpec) -> None:
         raise InvalidSubmission(
             f"{path}:{node.lineno}: expected {iface.entry_point} to be a class, got a function; see {iface.signature}"
         )
+    return expected
 
 
 def check_submission(path: Path | str, spec: TaskSpec) -> CheckedSubmission:
@@ -243,10 +300,10 @@ def check_submission(path: Path | str, spec: TaskSpec) -> CheckedSubmission:
     data = check_exists(path)
     source = check_text(path, data)
     tree = check_syntax(path, source)
-    warnings = check_imports(path, tree, spec.allowed_imports)
+    warnings = check_imports(path, tree, spec.allowed_imports, spec.compat_modules)
     check_module_attributes(path, tree, spec.allowed_imports)
-    check_entry_point(path, tree, spec)
+    entry = check_entry_point(path, tree, spec)
     check_unavailable_builtins(path, tree)
     code = check_policy(path, source)
     return CheckedSubmission(path=path, source=source, sha256=hashlib.sha256(data).hexdigest(), code=code,
-                             warnings=tuple(warnings))
+                             warnings=tuple(warnings), entry=entry)

@@ -33,18 +33,26 @@ def seed_generators(seed: int) -> None:
         np.random.seed(seed % 2**32)
 
 
-def fresh_namespace(code: CodeType, allowed_imports: tuple[str, ...]) -> dict:
+def fresh_namespace(code: CodeType, allowed_imports: tuple[str, ...], compat: dict | None = None) -> dict:
     """Execute the submission into a new module (registered in sys.modules: dataclasses look it up)."""
     module = types.ModuleType(SUBMISSION_MODULE)
-    module.__dict__.update(restricted_globals(allowed_imports))
+    module.__dict__.update(restricted_globals(allowed_imports, compat))
     sys.modules[SUBMISSION_MODULE] = module
     exec(code, module.__dict__)
     return module.__dict__
 
 
-def load(code: CodeType, filename: str, allowed_imports: tuple[str, ...]) -> tuple[dict | None, dict]:
+def provided_modules(declared: dict[str, list[str]], adapter: Adapter) -> dict[str, dict[str, Any]]:
+    """The modules the task provides (spec `compat_modules`: module -> names), each name's value taken
+    from the task's child-adapter module, where the task defines it."""
+    home = sys.modules[adapter.__module__]
+    return {module: {name: getattr(home, name) for name in names} for module, names in declared.items()}
+
+
+def load(code: CodeType, filename: str, allowed_imports: tuple[str, ...],
+         compat: dict | None = None) -> tuple[dict | None, dict]:
     try:
-        return fresh_namespace(code, allowed_imports), {"status": OK}
+        return fresh_namespace(code, allowed_imports, compat), {"status": OK}
     except MemoryError:
         return None, {"status": MEMORY, "message": "ran out of memory while loading the module"}
     except BaseException as exc:  # the submission's exception, whatever it is
@@ -76,12 +84,13 @@ def serve(req_fd: int, rep_fd: int, setup: dict, adapter: Adapter, isolation: Is
     limits = Limits(**setup["limits"])
     code = marshal.loads(setup["code"])
     filename, allowed = setup["filename"], tuple(setup["allowed_imports"])
+    compat = provided_modules(setup.get("compat_modules") or {}, adapter)
     os.setsid()  # a session and process group of its own: kill(0), PRIO_PGRP reach nothing outside
     confine_child(limits, address_space, isolation)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the 0-byte limit fails, not kills
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     seed_generators(0)  # the first load only checks that the module loads; seeded like any case
-    namespace, loaded = load(code, filename, allowed)
+    namespace, loaded = load(code, filename, allowed, compat)
     wire.send_reply(rep_fd, dict(loaded, type="loaded"))
     if namespace is None:
         return
@@ -98,7 +107,7 @@ def serve(req_fd: int, rep_fd: int, setup: dict, adapter: Adapter, isolation: Is
         seed = request.get("seed")
         if seed is not None:  # a new case
             seed_generators(seed)
-            namespace, loaded = load(code, filename, allowed)
+            namespace, loaded = load(code, filename, allowed, compat)
         if namespace is None:
             reply = dict(loaded)
         else:

@@ -16,7 +16,8 @@ from RestrictedPython.Guards import (guarded_iter_unpack_sequence, guarded_unpac
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from .policy import is_private_name
-from .modules import (SUBMISSION_MODULE, ModuleProxy, is_own_class, module_proxy, refused_module, refused_names,
+from .modules import (OPEN_BASES, PRIVATE_ALIASES, SUBMISSION_MODULE, ModuleProxy, compat_proxies, is_own_class,
+                      module_proxy, refused_module, refused_names,
                       stand_in)
 
 EXTRA_BUILTINS = (
@@ -47,11 +48,11 @@ DENIED_ATTRIBUTES = INTERNAL_ATTRIBUTES | LIBRARY_ATTRIBUTES
 
 def wholly_own(obj: Any) -> bool:
     """Whether `obj` is the submission's own class, or an instance of one, with nothing but its own
-    classes and builtins (object, tuple, dict, exceptions...) in its hierarchy: then no library code
-    stands behind its attributes."""
+    classes, builtins (object, tuple, dict, exceptions...) and the bases a task offers (modules.OPEN_BASES)
+    in its hierarchy: then no library code stands behind its attributes."""
     cls = obj if isinstance(obj, type) else type(obj)
     return is_own_class(cls) and all(
-        is_own_class(klass) or klass.__module__ == "builtins" for klass in cls.__mro__)
+        is_own_class(klass) or klass.__module__ == "builtins" or klass in OPEN_BASES for klass in cls.__mro__)
 
 
 # Values no attribute read may hand out, whatever the attribute is called (AttributeError.obj, say):
@@ -165,8 +166,8 @@ def guarded_getattr(obj: Any, name: str, default: Any = MISSING) -> Any:
     if type(name) is str and name in PLAIN_NAMES:  # the hot path: one set lookup
         value = getattr(obj, name) if default is MISSING else getattr(obj, name, default)
     elif type(name) is not str or name[:1] == "_" or name in DENIED_ATTRIBUTES or name in CAREFUL_NAMES:
-        if is_private_name(name):  # `_x`: the submission's own objects only
-            if not wholly_own(obj):
+        if is_private_name(name):  # `_x`: the submission's own objects, and the aliases a task's views offer
+            if not wholly_own(obj) and name not in PRIVATE_ALIASES.get(type(obj), ()):
                 raise AttributeError(f'attribute "{name}" of a {type(obj).__name__} object is not available in the '
                                      "sandbox (underscore attributes are readable on the submission's own objects only)")
             return getattr(obj, name) if default is MISSING else getattr(obj, name, default)
@@ -270,15 +271,26 @@ class CappedPrint:
         print(*objects, **kwargs)
 
 
-def make_importer(allowed: Iterable[str]):
+def make_importer(allowed: Iterable[str], compat: dict[str, dict[str, Any]] | None = None):
     """`__import__` for submissions: allowlisted modules (and `__future__`), each as a proxy built on first
-    import; `from M import X` only for X on M's allowlist (modules.refused_names, as the static check)."""
+    import; `from M import X` only for X on M's allowlist (modules.refused_names, as the static check).
+    The modules a task provides itself (`compat`: name -> offered names and values) come as proxies
+    of those names only."""
     allowed = frozenset(allowed)
     proxies: dict[str, ModuleProxy] = {}
+    provided = compat_proxies(compat or {})
 
     def guarded_import(name: str, globals=None, locals=None, fromlist=(), level: int = 0):
         if level != 0:
             raise ImportError("relative imports are not available in the sandbox; import modules by their name")
+        if name in provided:
+            target = provided[name] if fromlist else provided[name.split(".")[0]]
+            for attr in fromlist or ():
+                if not isinstance(attr, str) or attr not in target.__dict__ or attr == "_name":
+                    offered = sorted(k for k in target.__dict__ if k != "_name")
+                    raise ImportError(f"'{attr}' cannot be imported from {name}: the task provides only "
+                                      f"{', '.join(offered)}; use one of those")
+            return target
         root = name.split(".")[0]
         if name != "__future__" and root not in allowed:
             # `import a.b` binds `a`; `from a.b import c` reads c from `a.b`
@@ -389,8 +401,9 @@ def build_class(func, name, *bases, **keywords):
     return builtins.__build_class__(func, name, *bases, **keywords)
 
 
-def restricted_globals(allowed_imports: Iterable[str]) -> dict[str, Any]:
-    """A fresh global namespace for one load of a submission."""
+def restricted_globals(allowed_imports: Iterable[str], compat: dict[str, dict[str, Any]] | None = None
+                       ) -> dict[str, Any]:
+    """A fresh global namespace for one load of a submission (`compat`: the modules its task provides)."""
     names = dict(safe_builtins)
     for name in EXTRA_BUILTINS:
         names[name] = getattr(builtins, name)
@@ -399,7 +412,7 @@ def restricted_globals(allowed_imports: Iterable[str]) -> dict[str, Any]:
     names["setattr"] = lambda obj, name, value: setattr(guarded_write(obj), guarded_name(name, obj), value)
     names["type"] = SandboxType()
     names["__build_class__"] = build_class
-    names["__import__"] = make_importer(allowed_imports)
+    names["__import__"] = make_importer(allowed_imports, compat)
     names.pop("_getattr_", None)
     names.pop("delattr", None)  # refused by the static check too (checks.UNAVAILABLE_BUILTINS)
     return {
@@ -416,9 +429,19 @@ def restricted_globals(allowed_imports: Iterable[str]) -> dict[str, Any]:
         "_inplace_setitem_": inplace_setitem,
         "_inplace_setattr_": inplace_setattr,
         "_write_private_": guarded_private_write,
+        "_super_init_": super_init,
         "_print_": CappedPrint,
         "_apply_": lambda func, *args, **kwargs: func(*args, **kwargs),
     }
+
+
+def super_init(proxy: Any) -> Any:
+    """`super().__init__` in a submission: the base's constructor bound to the instance, from a real
+    super object only (a rebound `super` returning something else gets nothing)."""
+    if type(proxy) is not super:
+        raise TypeError(f"__init__ is read only from super() in the sandbox, got a {type(proxy).__name__} object; "
+                        "call super().__init__(...)")
+    return proxy.__init__
 
 
 def guarded_name(name: str, obj: Any = None) -> str:

@@ -105,6 +105,29 @@ def is_own_class(obj: Any) -> bool:
     return isinstance(obj, type) and obj.__module__ == SUBMISSION_MODULE
 
 
+# Classes a task offers a submission to derive from (vidur's BaseGlobalScheduler): they hold nothing of
+# the harness, so an instance of a submission's class deriving from one is still wholly its own.
+OPEN_BASES: set[type] = set()
+
+# Underscore attributes a task's view objects answer by design (a vidur replica scheduler's
+# `_request_queue` and `_config`): readable on instances of exactly that class, and nothing else is.
+PRIVATE_ALIASES: dict[type, frozenset[str]] = {}
+
+
+def open_base(cls: type) -> type:
+    """Class decorator for trusted task code: submissions may subclass `cls` and keep underscore state."""
+    OPEN_BASES.add(cls)
+    return cls
+
+
+def private_aliases(*names: str):
+    """Class decorator for trusted task code: these underscore attributes of its instances are public."""
+    def register(cls: type) -> type:
+        PRIVATE_ALIASES[cls] = frozenset(names)
+        return cls
+    return register
+
+
 def own_class(cls: Any, what: str) -> type:
     if not is_own_class(cls):
         raise TypeError(f"{what}() rewrites the class it is given, so it takes only a class the submission "
@@ -249,6 +272,24 @@ def module_proxy(name: str) -> ModuleProxy:
     for child in submodules(name):
         values[child.rpartition(".")[2]] = module_proxy(child)
     return ModuleProxy(name, values)
+
+
+def compat_proxies(modules: dict[str, dict[str, Any]]) -> dict[str, ModuleProxy]:
+    """Proxies for the modules a task provides itself (vidur.entities, ...), by dotted name, every
+    package on the way included: `import vidur.entities` binds the proxy of `vidur`, whose `entities`
+    is the proxy of `vidur.entities`."""
+    values: dict[str, dict[str, Any]] = {}
+    for name, names in modules.items():
+        values.setdefault(name, {}).update(names)
+        parts = name.split(".")
+        for depth in range(1, len(parts)):
+            values.setdefault(".".join(parts[:depth]), {})
+    proxies: dict[str, ModuleProxy] = {}
+    for name in sorted(values, key=lambda n: -n.count(".")):  # children first
+        children = {child.rpartition(".")[2]: proxies[child] for child in proxies
+                    if child.rpartition(".")[0] == name}
+        proxies[name] = ModuleProxy(name, {**values[name], **children})
+    return proxies
 
 
 def numpy_proxy() -> ModuleProxy:

@@ -13,6 +13,8 @@
    itself uses (`_getattr_` and every name ending in `_`, `_print`, `_call_print`, `_tmp0`...). Reading
    or writing such an attribute goes through `_getattr_` / `_write_private_`, which allow it only on the
    submission's own objects (guards.py).
+6. `super().__init__(...)` is allowed (published classes call their base's constructor): it reads through
+   `_super_init_`, which hands out the `__init__` of a real super object only.
 """
 from __future__ import annotations
 
@@ -64,6 +66,14 @@ def slice_as_expression(node: ast.expr) -> ast.expr:
     return node
 
 
+def is_super_init(node: ast.Attribute) -> bool:
+    """`super().__init__` read (zero-argument super only): the one dunder published classes need."""
+    value = node.value
+    return (node.attr == "__init__" and isinstance(node.ctx, ast.Load) and isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name) and value.func.id == "super" and not value.args
+            and not value.keywords)
+
+
 class SubmissionPolicy(RestrictingNodeTransformer):
     """RestrictedPython's transformer with the changes listed in the module docstring."""
 
@@ -87,7 +97,12 @@ class SubmissionPolicy(RestrictingNodeTransformer):
         super().check_name(node, name, allow_magic_methods)
 
     def visit_Attribute(self, node: ast.Attribute):
-        """`obj._x` reads through `_getattr_` and writes through `_write_private_` (own objects only)."""
+        """`obj._x` reads through `_getattr_` and writes through `_write_private_` (own objects only);
+        `super().__init__` reads through `_super_init_`, which takes a real super object only."""
+        if is_super_init(node):
+            call = ast.Call(func=ast.Name("_super_init_", ast.Load()), args=[self.visit(node.value)], keywords=[])
+            ast.copy_location(call, node)
+            return ast.fix_missing_locations(call)
         if not is_private_name(node.attr):
             return super().visit_Attribute(node)
         node = self.node_contents_visit(node)

@@ -47,8 +47,10 @@ class SandboxSession:
     """One child process hosting one submission; re-started after a timeout or a crash."""
 
     def __init__(self, code: CodeType, filename: str, adapter: Callable | str, allowed_imports: tuple[str, ...],
-                 limits: Limits, policy: IsolationPolicy = IsolationPolicy(), require_isolation: bool = False):
+                 limits: Limits, policy: IsolationPolicy = IsolationPolicy(), require_isolation: bool = False,
+                 compat_modules: dict[str, tuple[str, ...]] | None = None):
         self.code, self.filename, self.adapter = code, filename, adapter_reference(adapter)
+        self.compat_modules = {module: list(names) for module, names in (compat_modules or {}).items()}
         self.allowed_imports, self.limits = tuple(allowed_imports), limits
         self.policy, self.require_isolation = policy, require_isolation
         self.pid: int | None = None
@@ -67,7 +69,7 @@ class SandboxSession:
         deadline += time.monotonic() - waited  # a fork server still booting is not the submission's time
         self.buffer, self.status_text = wire.ReplyBuffer(), b""
         setup = {"require_isolation": self.require_isolation,"code": marshal.dumps(self.code), "filename": self.filename, "adapter": self.adapter,
-                 "allowed_imports": list(self.allowed_imports),
+                 "allowed_imports": list(self.allowed_imports), "compat_modules": self.compat_modules,
                  "limits": {k: getattr(self.limits, k) for k in self.limits.__dataclass_fields__},
                  "policy": {"namespaces": self.policy.namespaces, "syscall_filter": self.policy.syscall_filter}}
         wire.send_request(self.req_fd, setup)

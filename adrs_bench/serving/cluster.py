@@ -21,6 +21,7 @@ ends with `Stalled` at once, or, when a control policy ticks, after `stall_ticks
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
@@ -107,7 +108,8 @@ TickCallback = Callable[[float, ClusterView], None]
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An integer of any integral type (numpy's included: np.argmin gives one); never a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 class Simulator:

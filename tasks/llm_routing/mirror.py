@@ -7,13 +7,17 @@ burst). The parent sends only what changed since the previous call (the `JOURNAL
 exactly and derives a running request's processed tokens from its replica's step count.
 
 Trusted code that runs in the child next to the submission. Its state lives in underscored attributes,
-which the restricted compiler keeps out of the router's reach; the router sees properties only. A
+which the guards keep out of the router's reach (except the few vidur names a Replica offers by design);
+the router sees properties only. A
 router that mutates what it sees changes nothing but its own copy. Decode lengths never get here.
 """
 from __future__ import annotations
 
 import bisect
 from collections import deque
+from dataclasses import dataclass
+
+from adrs_bench.sandbox.modules import private_aliases
 
 # Keep in step with adrs_bench.serving.replica (a test checks): this module must not import the
 # simulator, whose objects hold decode lengths.
@@ -96,18 +100,31 @@ def _arrival_key(request: Request) -> tuple[float, int]:
     return (request._arrival, request._id)
 
 
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """A replica scheduler's `_config` as vidur names it (vidur's BaseReplicaSchedulerConfig): the KV
+    cache's block size and block count."""
+
+    block_size: int
+    num_blocks: int
+
+
+@private_aliases("_request_queue", "_config", "_replica_id", "_num_allocated_blocks")
 class Replica:
     """A replica's scheduler as the router sees it (vidur's replica-scheduler names with plain aliases).
     `running` holds the requests with KV blocks: decoding ones (oldest arrival first), then the prefill
-    batch in flight; `waiting` is the replica's queue, restarted requests first."""
+    batch in flight; `waiting` is the replica's queue, restarted requests first. vidur's underscore
+    names `_request_queue`, `_config` (`block_size`, `num_blocks`), `_replica_id` and
+    `_num_allocated_blocks` read as in vidur; no other underscore attribute is readable."""
 
     __slots__ = ("_id", "_total", "_block_size", "_waiting", "_decoding", "_prefilling", "_steps",
-                 "_allocated", "_cache_call", "_cache_waiting", "_cache_running", "_calls")
+                 "_allocated", "_cache_call", "_cache_waiting", "_cache_running", "_calls", "_scheduler_config")
 
     def __init__(self, replica_id: int, total_blocks: int, block_size: int, calls: list):
         self._id = replica_id
         self._total = total_blocks
         self._block_size = block_size
+        self._scheduler_config = SchedulerConfig(block_size, total_blocks)
         self._waiting: deque[Request] = deque()
         self._decoding: list[Request] = []
         self._prefilling: list[Request] = []
@@ -128,7 +145,7 @@ class Replica:
     def id(self) -> int:
         return self._id
 
-    replica_id = id
+    replica_id = _replica_id = id
 
     @property
     def waiting(self) -> list[Request]:
@@ -140,6 +157,9 @@ class Replica:
         self._lists()
         return self._cache_running
 
+    pending_queue = _request_queue = waiting  # vidur's names (Glia's fork: pending_queue)
+    active_queue = running
+
     @property
     def num_waiting(self) -> int:
         return len(self._waiting)
@@ -150,6 +170,8 @@ class Replica:
     def num_running(self) -> int:
         return len(self._decoding) + len(self._prefilling)
 
+    num_active_requests = num_running
+
     @property
     def num_requests(self) -> int:
         """Waiting plus running: the load least-loaded routing balances."""
@@ -159,7 +181,7 @@ class Replica:
     def allocated_blocks(self) -> int:
         return self._allocated
 
-    num_allocated_blocks = allocated_blocks
+    num_allocated_blocks = _num_allocated_blocks = allocated_blocks
 
     @property
     def total_blocks(self) -> int:
@@ -174,6 +196,10 @@ class Replica:
     @property
     def block_size(self) -> int:
         return self._block_size
+
+    @property
+    def _config(self) -> SchedulerConfig:
+        return self._scheduler_config
 
     @property
     def kv_usage(self) -> float:

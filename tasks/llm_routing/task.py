@@ -23,7 +23,7 @@ SERVING = Path(serving.__file__).resolve().parent
 
 class LlmRouting:
     # The simulator is part of the scoring rule: its files pin the evaluator's sha256 too.
-    evaluator_files = ("adapter.py", "bridge.py", "evaluator.py", "generate.py", "mirror.py", "task.py") + tuple(
+    evaluator_files = ("adapter.py", "bridge.py", "evaluator.py", "generate.py", "mirror.py", "task.py", "vidur_compat.py") + tuple(
         str(SERVING / f"{name}.py") for name in ("cluster", "events", "metrics", "profile", "replica", "request",
                                                    "routers"))
     failed_score = evaluator.FAILED_SCORE
