@@ -166,6 +166,8 @@ def guarded_getattr(obj: Any, name: str, default: Any = MISSING) -> Any:
     if type(name) is str and name in PLAIN_NAMES:  # the hot path: one set lookup
         value = getattr(obj, name) if default is MISSING else getattr(obj, name, default)
     elif type(name) is not str or name[:1] == "_" or name in DENIED_ATTRIBUTES or name in CAREFUL_NAMES:
+        if type(name) is not str:  # a str subclass could answer any comparison or startswith it likes
+            raise TypeError(f"attribute names are plain str in the sandbox, got {type(name).__name__}")
         if is_private_name(name):  # `_x`: the submission's own objects, and the aliases a task's views offer
             if not wholly_own(obj) and name not in PRIVATE_ALIASES.get(type(obj), ()):
                 raise AttributeError(f'attribute "{name}" of a {type(obj).__name__} object is not available in the '
@@ -224,6 +226,11 @@ def guarded_write(obj: Any) -> Any:
     if kind in READ_ONLY_TYPES or kind.__module__ == "typing":
         raise TypeError(f"{kind.__name__} objects belong to the library that made them and cannot be modified "
                         "in the sandbox; make a new one instead")
+    if kind is types.FunctionType:  # decided per function, never cached
+        if obj.__globals__.get("__name__") != SUBMISSION_MODULE:
+            raise TypeError(f"function {obj.__name__} belongs to a library and cannot be modified in the sandbox "
+                            "(its attributes would outlive the case); wrap it in a function of your own")
+        return obj
     if len(WRITABLE_CLASSES) < 10_000:
         WRITABLE_CLASSES.add(kind)
     return obj
@@ -246,7 +253,8 @@ def inplace_setitem(obj: Any, key: Any, op: str, value: Any) -> None:
 
 
 def inplace_setattr(obj: Any, name: str, op: str, value: Any) -> None:
-    setattr(guarded_write(obj), name, inplacevar(op, guarded_getattr(obj, name), value))
+    target = guarded_private_write(obj) if is_private_name(name) else guarded_write(obj)
+    setattr(target, name, inplacevar(op, guarded_getattr(obj, name), value))
 
 
 class CappedPrint:
@@ -436,17 +444,23 @@ def restricted_globals(allowed_imports: Iterable[str], compat: dict[str, dict[st
 
 
 def super_init(proxy: Any) -> Any:
-    """`super().__init__` in a submission: the base's constructor bound to the instance, from a real
-    super object only (a rebound `super` returning something else gets nothing)."""
+    """`super().__init__` in a submission: the base's constructor bound to an instance of the
+    submission's class, from a real super object only. Bound to a class (in a classmethod) it would be
+    the base's plain function, callable on any object: refused."""
     if type(proxy) is not super:
         raise TypeError(f"__init__ is read only from super() in the sandbox, got a {type(proxy).__name__} object; "
                         "call super().__init__(...)")
+    if isinstance(proxy.__self__, type):
+        raise TypeError("super().__init__ is available in instance methods only (here super() is bound to a "
+                        "class); call it from __init__")
     return proxy.__init__
 
 
 def guarded_name(name: str, obj: Any = None) -> str:
     """An attribute name setattr may write: no underscore, or one leading underscore on the
     submission's own object."""
+    if type(name) is not str:  # a str subclass could answer startswith as it likes
+        raise TypeError(f"attribute names are plain str in the sandbox, got {type(name).__name__}")
     if is_private_name(name) and wholly_own(obj):
         return name
     if not isinstance(name, str) or name.startswith("_"):
