@@ -150,19 +150,23 @@ def progress_printer(enabled: bool):
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @click.option("--require-isolation", is_flag=True,
               help="Refuse to run unless every sandbox child has the full OS boundary (docs/sandbox.md).")
+@click.option("--deadline", "deadline_s", type=click.FloatRange(min=0, min_open=True),
+              help="Stop after SECONDS; every case not reached counts as a failed timeout (\"not run: deadline\").")
+@click.option("--max-failures", type=click.IntRange(min=1),
+              help="Stop after N timeouts, crashes or memory kills; the cases not reached count as failed.")
 @one_line_errors
 def run(task: str, file: Path | None, set_name: str | None, out: Path, label: str | None, as_json: bool,
         artifacts: Path | None, no_save: bool, workers: int, strict: bool, quiet: bool,
-        require_isolation: bool) -> None:
+        require_isolation: bool, deadline_s: float | None, max_failures: int | None) -> None:
     """Run FILE (default: the task's shipped example) on an instance set and score it."""
     from .sandbox import forkserver
 
     forkserver.prestart()  # first: the fork server boots while this process imports and loads the set
     from . import results
+    from .api import evaluate
     from .instances import is_fresh, parse_fresh, resolve_fresh
     from .registry import get_task
     from .report import failures_table, summary_table
-    from .runner import run as run_submission
 
     loaded = get_task(task)
     if file is None:
@@ -174,15 +178,16 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
         if not quiet:
             click.echo(f"building {set_name} from the generator (with its references; this can take minutes)...",
                        err=True)
-    record, outcomes, instance_set = run_submission(loaded, file, set_name, label, progress_printer(not quiet), workers,
-                                                    require_isolation)
+    result = evaluate(loaded, file, set_name, label=label, progress=progress_printer(not quiet), workers=workers,
+                      require_isolation=require_isolation, deadline_s=deadline_s, max_failures=max_failures)
+    record, outcomes = dict(result.record), result.outcomes
     isolation = record["provenance"].get("isolation")
     if isolation and isolation["missing"]:
         click.echo("warning: the sandbox ran without " + "; ".join(isolation["missing"]) +
                    " (recorded in the result; see docs/sandbox.md)", err=True)
     saved = None if no_save else results.save(record, out / results.default_filename(record))
     if artifacts:
-        written = loaded.plugin.write_artifacts(instance_set.cases, outcomes, artifacts)
+        written = loaded.plugin.write_artifacts(result.cases, outcomes, artifacts)
     if as_json:
         click.echo(results.dumps(record), nl=False)
     else:
@@ -196,6 +201,22 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
             click.echo("artifacts: " + ", ".join(str(p) for p in written))
     if strict and record["aggregate"]["failed"]:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("framework", type=click.Choice(["openevolve", "shinka", "skydiscover"]))
+@click.argument("task")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--deadline", "deadline_s", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds one evaluation may take (default: the task's total limit, at most 600).")
+@one_line_errors
+def export(framework: str, task: str, directory: Path, deadline_s: float | None) -> None:
+    """Write FRAMEWORK's evaluator files for TASK into DIRECTORY (with a README saying what they do)."""
+    from .export import export as write_files
+    from .registry import get_task
+
+    for path in write_files(framework, get_task(task), directory, deadline_s):
+        click.echo(f"wrote {path}")
 
 
 @main.group()

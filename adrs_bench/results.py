@@ -157,5 +157,8 @@ def save(record: dict, path: Path | str) -> Path:
 
 
 def default_filename(record: dict) -> str:
+    """`TASK-vN__SET__LABEL__SHA8.json`: the short hash of the submission keeps two programs with the same
+    label (two candidates both named main.py) from overwriting each other's records."""
     label = re.sub(r"[^A-Za-z0-9_.-]+", "_", record["submission"]["label"])
-    return f"{record['task']['id']}__{record['set']['name'].replace(':', '-')}__{label}.json"
+    set_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", record["set"]["name"]).strip("-")
+    return f"{record['task']['id']}__{set_name}__{label}__{record['submission']['sha256'][:8]}.json"

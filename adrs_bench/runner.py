@@ -20,7 +20,7 @@ from .instances import InstanceSet, load_set
 from .results import aggregate_core
 from .registry import Task
 from .sandbox.checks import CheckedSubmission, check_submission
-from .sandbox.replies import OK, TIMEOUT
+from .sandbox.replies import CRASHED, MEMORY, OK, TIMEOUT
 from .sandbox import forkserver
 from .sandbox.isolation import Isolation
 from .sandbox.session import SandboxSession
@@ -61,13 +61,67 @@ def bootstrap_ci90(scores: Sequence[float], resamples: int = 2000) -> list[float
     return [float(low), float(high)]
 
 
-def out_of_time(plugin, case, case_id: str, limits) -> InstanceOutcome:
-    return InstanceOutcome(case_id, TIMEOUT, f"not run: the total time limit of {limits.total_seconds:g} s "
-                           "was used up by earlier cases", plugin.failed_score, 0.0, plugin.failed_metrics(case))
+# Failures that cost the most (a case's whole time, or a re-forked child): what max_failures counts.
+COSTLY_FAILURES = frozenset({TIMEOUT, CRASHED, MEMORY})
+NOT_RUN = "not run: "  # how every case a stopped run never reached begins its message
+
+
+class Budget:
+    """When a run stops early, shared by its worker threads: the task's total time limit, the caller's
+    deadline, and the caller's cap on costly failures. A case it refuses is still an outcome (status
+    `timeout`, "not run: ...", the failed score): nothing is dropped from the mean."""
+
+    def __init__(self, total_seconds: float, deadline_s: float | None = None, max_failures: int | None = None):
+        self.started = time.monotonic()
+        self.total_seconds = total_seconds
+        self.deadline_s = deadline_s
+        self.max_failures = max_failures
+        self.failures = 0
+        self.lock = threading.Lock()
+        self.cancelled = False
+        self.sessions: set[SandboxSession] = set()  # open now, one per worker
+
+    def cancel(self) -> None:
+        """The caller was interrupted: start no case, and end every running child now."""
+        self.cancelled = True
+        with self.lock:
+            sessions = list(self.sessions)
+        for session in sessions:
+            try:
+                if session.pid is not None:
+                    session.kill()
+            except Exception:  # the session is closing on its own thread: that ends the child too
+                pass
+
+    def remaining(self) -> float:
+        """Seconds left for the next case: the tighter of the total limit and the deadline."""
+        elapsed = time.monotonic() - self.started
+        left = self.total_seconds - elapsed
+        return left if self.deadline_s is None else min(left, self.deadline_s - elapsed)
+
+    def count(self, outcome: InstanceOutcome) -> None:
+        if outcome.status in COSTLY_FAILURES and not outcome.message.startswith(NOT_RUN):
+            with self.lock:
+                self.failures += 1
+
+    def refusal(self, plugin, case, case_id: str) -> InstanceOutcome | None:
+        """The outcome of a case that must not start, or None when it may."""
+        elapsed = time.monotonic() - self.started
+        if self.cancelled:
+            message = f"{NOT_RUN}the evaluation was cancelled"
+        elif self.max_failures is not None and self.failures >= self.max_failures:
+            message = f"{NOT_RUN}{self.failures} failures (max_failures {self.max_failures})"
+        elif self.deadline_s is not None and elapsed >= self.deadline_s:
+            message = f"{NOT_RUN}deadline ({self.deadline_s:g} s) reached"
+        elif elapsed >= self.total_seconds:
+            message = f"{NOT_RUN}the total time limit of {self.total_seconds:g} s was used up by earlier cases"
+        else:
+            return None
+        return InstanceOutcome(case_id, TIMEOUT, message, plugin.failed_score, 0.0, plugin.failed_metrics(case))
 
 
 def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indices: Sequence[int],
-              outcomes: list, started: float, progress: Callable[[InstanceOutcome], None],
+              outcomes: list, budget: Budget, progress: Callable[[InstanceOutcome], None],
               isolations: list, require_isolation: bool = False) -> None:
     """Run the cases at `indices` in one sandboxed child (re-forked after a failure).
 
@@ -80,23 +134,26 @@ def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indice
     with SandboxSession(submission.code, str(submission.path), plugin.child_adapter,
                         spec.allowed_imports, limits, require_isolation=require_isolation,
                         compat_modules=spec.compat_modules) as session:
+        with budget.lock:
+            budget.sessions.add(session)
         try:
-            run_cases_in(session, plugin, limits, cases, indices, outcomes, started, progress)
+            run_cases_in(session, plugin, limits, cases, indices, outcomes, budget, progress)
         finally:
+            with budget.lock:
+                budget.sessions.discard(session)
             if session.isolation is not None:
                 isolations.append(session.isolation)
 
 
 def run_cases_in(session: SandboxSession, plugin, limits, cases: Sequence, indices: Sequence[int], outcomes: list,
-                 started: float, progress: Callable[[InstanceOutcome], None]) -> None:
+                 budget: Budget, progress: Callable[[InstanceOutcome], None]) -> None:
     """The body of `run_share`, with the child's session open."""
     if hasattr(plugin, "run_case"):  # a stateful task drives the child itself (many calls per case)
         for index in indices:
             case = cases[index]
             case_id = plugin.case_id(case)
-            remaining = limits.total_seconds - (time.monotonic() - started)
-            outcome = (out_of_time(plugin, case, case_id, limits) if remaining <= 0 else
-                       plugin.run_case(session, case, case_seed(plugin, case), limits, remaining))
+            outcome = (budget.refusal(plugin, case, case_id) or
+                       plugin.run_case(session, case, case_seed(plugin, case), limits, budget.remaining()))
             outcomes[index] = outcome
             progress(outcome)
         return
@@ -105,11 +162,11 @@ def run_cases_in(session: SandboxSession, plugin, limits, cases: Sequence, indic
         """Post case `index`; return what is needed to finish it, or its outcome if it cannot run."""
         case = cases[index]
         case_id = plugin.case_id(case)
+        refused = budget.refusal(plugin, case, case_id)
+        if refused is not None:
+            return refused
         now = time.monotonic()
-        remaining = limits.total_seconds - (now - started)
-        if remaining <= 0:
-            return out_of_time(plugin, case, case_id, limits)
-        deadline = now + min(limits.instance_seconds, remaining)
+        deadline = now + min(limits.instance_seconds, budget.remaining())
         failed = session.post(plugin.payload(case), case_seed(plugin, case), deadline)
         return (index, case, case_id, now, deadline, failed)
 
@@ -138,6 +195,9 @@ def run_cases_in(session: SandboxSession, plugin, limits, cases: Sequence, indic
         index, case, case_id, sent_at, deadline, failed = inflight
         reply = failed if failed is not None else session.collect(deadline)
         inflight = None
+        if reply.status != OK:  # counted before the next case is sent (max_failures); the child restarts anyway
+            finish(index, case, case_id, sent_at, deadline, reply)
+            continue
         if position < len(queue):  # keep the child busy while this case is scored
             following = send(queue[position])
             position += 1
@@ -150,16 +210,20 @@ def run_cases_in(session: SandboxSession, plugin, limits, cases: Sequence, indic
 
 
 def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progress: Progress | None = None,
-              workers: int = 1, isolations: list | None = None, require_isolation: bool = False) -> list[InstanceOutcome]:
+              workers: int = 1, isolations: list | None = None, require_isolation: bool = False,
+              deadline_s: float | None = None, max_failures: int | None = None) -> list[InstanceOutcome]:
     """Every case's outcome, in case order. With workers > 1, each worker thread drives its own
-    child over a contiguous share of the cases; scores do not depend on the number of workers."""
+    child over a contiguous share of the cases; scores do not depend on the number of workers.
+    `deadline_s` bounds the whole run and `max_failures` stops after that many timeouts, crashes or
+    memory kills; the cases not reached are `timeout` outcomes ("not run: ..."), never dropped."""
     outcomes: list = [None] * len(cases)
     isolations = [] if isolations is None else isolations
-    started = time.monotonic()
+    budget = Budget(task.spec.limits.total_seconds, deadline_s, max_failures)
     lock = threading.Lock()
     done = [0]
 
     def report(outcome: InstanceOutcome) -> None:
+        budget.count(outcome)
         with lock:
             done[0] += 1
             if progress:
@@ -168,21 +232,26 @@ def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progre
     workers = max(1, min(workers, len(cases)))
     shares = [range(len(cases) * w // workers, len(cases) * (w + 1) // workers) for w in range(workers)]
     if workers == 1:
-        run_share(task, submission, cases, shares[0], outcomes, started, report, isolations, require_isolation)
+        run_share(task, submission, cases, shares[0], outcomes, budget, report, isolations, require_isolation)
     else:
         errors: list[BaseException] = []
 
         def work(share: range) -> None:
             try:
-                run_share(task, submission, cases, share, outcomes, started, report, isolations, require_isolation)
+                run_share(task, submission, cases, share, outcomes, budget, report, isolations, require_isolation)
             except BaseException as exc:  # a harness bug: surface it, never lose cases silently
                 errors.append(exc)
 
         threads = [threading.Thread(target=work, args=(share,), daemon=True) for share in shares]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            for thread in threads:
+                while thread.is_alive():  # in slices: an exception raised in this thread lands between them
+                    thread.join(0.25)
+        except BaseException:  # Ctrl-C, or the caller's thread cancelled: no child outlives it
+            budget.cancel()
+            raise
         if errors:
             raise errors[0]
     assert all(o is not None for o in outcomes)

@@ -214,9 +214,15 @@ def test_missing_result_file(tmp_path):
         results.load(tmp_path / "nothing.json")
 
 
-def test_default_filename(good):
+def test_default_filename_carries_the_submission_hash(good):
     good["submission"]["label"] = "my prog/v2"
-    assert results.default_filename(good) == f"{PRISM_ID}__tiny__my_prog_v2.json"
+    sha = good["submission"]["sha256"]
+    assert results.default_filename(good) == f"{PRISM_ID}__tiny__my_prog_v2__{sha[:8]}.json"
+    other = copy.deepcopy(good)
+    other["submission"]["sha256"] = "f" * 64  # another program with the same label: another file
+    assert results.default_filename(other) != results.default_filename(good)
+    other["set"]["name"] = "dev[4 of 120]"
+    assert results.default_filename(other) == f"{PRISM_ID}__dev-4-of-120__my_prog_v2__ffffffff.json"
 
 
 # ------------------------------------------------------------------------------ gate

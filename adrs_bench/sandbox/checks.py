@@ -294,10 +294,11 @@ def check_entry_point(path: Path, tree: ast.Module, spec: TaskSpec) -> str:
     return expected
 
 
-def check_submission(path: Path | str, spec: TaskSpec) -> CheckedSubmission:
-    """Run every check in order; return the compiled submission or raise on the first failure."""
+def check_submission(path: Path | str, spec: TaskSpec, source: str | None = None) -> CheckedSubmission:
+    """Run every check in order; return the compiled submission or raise on the first failure.
+    With `source`, that text is checked and `path` only names it (nothing is read)."""
     path = Path(path)
-    data = check_exists(path)
+    data = check_exists(path) if source is None else source.encode("utf-8")
     source = check_text(path, data)
     tree = check_syntax(path, source)
     warnings = check_imports(path, tree, spec.allowed_imports, spec.compat_modules)

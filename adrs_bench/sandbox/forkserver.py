@@ -26,7 +26,7 @@ import sys
 import threading
 from typing import Any
 
-from . import wire
+from . import reaper, wire
 
 READY = b"ready"
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -92,12 +92,35 @@ def supervise(req_fd: int, rep_fd: int, status_fd: int) -> None:
             status = 70
         finally:
             os._exit(status)
-    os.close(req_fd)
     os.close(rep_fd)
     report(status_fd, {"pid": pid, "isolation": got.as_record()})
-    _, status, usage = os.wait4(pid, 0)
+    _, status, usage = wait_or_end(pid, req_fd, "pid" in got.namespaces)
     report(status_fd, {"wait_status": status, "cpu_seconds": usage.ru_utime + usage.ru_stime,
                        "peak_memory_mb": usage.ru_maxrss / 1024})
+
+
+def wait_or_end(pid: int, lifeline: int, namespace_init: bool) -> tuple[int, int, Any]:
+    """Wait for the child; end it at once if the harness lets go of it first. `lifeline` is the read end
+    of the child's request pipe: when every write end is closed (the harness stopped the session, or
+    died however it died: Ctrl-C, SIGKILL, a framework killing its worker) it reports a hang-up, and the
+    child, busy or not, is killed with everything it started. (Everything it uses is imported before
+    the supervisor confines itself: its root is empty then.)"""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    poller = select.poll()
+    poller.register(lifeline, 0)  # hang-up and errors only: the child's requests stay unread here
+    if pidfd is not None:
+        poller.register(pidfd, select.POLLIN)
+    while True:
+        done = os.wait4(pid, os.WNOHANG)
+        if done[0] == pid:
+            return done
+        events = dict(poller.poll(None if pidfd is not None else 200))
+        if events.get(lifeline, 0) & (select.POLLHUP | select.POLLERR):
+            reaper.kill_tree(pid, pidfd, namespace_init)
+            return os.wait4(pid, 0)
 
 
 def report(fd: int, message: dict) -> None:

@@ -43,6 +43,9 @@ def adapter_reference(adapter: Callable | str) -> str:
     return f"{module}:{name}"
 
 
+CANCEL_SLICE_SECONDS = 0.25
+
+
 class SandboxSession:
     """One child process hosting one submission; re-started after a timeout or a crash."""
 
@@ -184,7 +187,9 @@ class SandboxSession:
                 self.stop()
                 raise ChildGone(Reply(TIMEOUT, message=f"no answer within the wall-clock limit during {what}; killed"))
             wire.wait_briefly(*fds)
-            ready, _, _ = select.select(fds, [], [], remaining)
+            # In slices: a caller's thread cancelled by an exception raised in it (as frameworks' thread
+            # timeouts do) gets it within a slice, and its `with` block then ends the child.
+            ready, _, _ = select.select(fds, [], [], min(remaining, CANCEL_SLICE_SECONDS))
             if self.rep_fd in ready:
                 chunk = os.read(self.rep_fd, wire.READ_CHUNK)
                 if not chunk:

@@ -153,6 +153,17 @@ class Autoscaling:
             "per_trace": per_trace,
         }
 
+    def diagnostics(self, record: dict) -> list[str]:
+        """Feedback's task lines, per trace: GPU-hours against the smallest static count, p95 slowdown."""
+        lines = []
+        for i in record["instances"]:
+            m = i["metrics"]
+            if "gpu_hours" not in m or m.get("gpu_hours") is None:
+                continue
+            lines.append(f"{i['id']}: {m['gpu_hours']:.2f} GPU-h (static {m['static_replicas']} replicas: "
+                         f"{m['static_gpu_hours']:.2f}), p95 slowdown {m['p95_slowdown']:.2f}, {i['status']}")
+        return lines
+
     def summary_columns(self) -> list[tuple[str, str]]:
         return [("gpu_hours", "GPU-h"), ("static_gpu_hours", "static GPU-h"), ("slo_kept", "SLO kept"),
                 ("worst_p95_slowdown", "worst p95 slowdown"), ("mean_seconds", "s/trace")]

@@ -100,6 +100,19 @@ class LlmRouting:
             "per_seed": per_seed,
         }
 
+    def diagnostics(self, record: dict) -> list[str]:
+        """Feedback's task lines, per seed: latency against LLQ, restarts, queueing delay and TTFT."""
+        lines = []
+        for i in record["instances"]:
+            m = i["metrics"]
+            if i["status"] != "ok":
+                continue
+            lines.append(f"{i['id']}: mean e2e {m['mean_e2e']:.2f} s (LLQ {m['llq_mean_e2e']:.2f} s), restarted "
+                         f"{100 * m['restarted_share']:.1f}% (LLQ {100 * m['llq_restarted_share']:.1f}%), queueing "
+                         f"global {m['mean_global_queueing']:.2f} s + replica {m['mean_replica_queueing']:.2f} s, "
+                         f"TTFT {m['mean_ttft']:.2f} s")
+        return lines
+
     def summary_columns(self) -> list[tuple[str, str]]:
         return [("mean_e2e", "mean e2e s"), ("llq_mean_e2e", "LLQ e2e s"), ("p99_e2e", "p99 e2e s"),
                 ("restarted_share", "restarted"), ("router_share", "router time"), ("mean_seconds", "s/seed")]

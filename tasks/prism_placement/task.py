@@ -70,6 +70,18 @@ class PrismPlacement:
             "family_scores": {f: sum(v) / len(v) for f, v in sorted(families.items())},
         }
 
+    def diagnostics(self, record: dict) -> list[str]:
+        """Feedback's task lines: the worst gaps to the reference (where to look first)."""
+        ok = [i for i in record["instances"] if i["status"] == "ok"]
+        worst = sorted(ok, key=lambda i: (-i["metrics"]["gap"], i["id"]))[:3]
+        lines = [f"worst gap: {i['id']} ({i['metrics']['family']}, {i['metrics']['gpus']} GPUs, "
+                 f"{i['metrics']['models']} models) {100 * i['metrics']['gap']:.1f}% above the reference"
+                 for i in worst if i["metrics"]["gap"] > 0]
+        extra = record["aggregate"]["extra"]
+        if extra.get("optimal") is not None:
+            lines.append(f"optimal on {extra['optimal']} of {len(record['instances'])} cases")
+        return lines
+
     def summary_columns(self) -> list[tuple[str, str]]:
         return [("optimal", "optimal"), ("mean_gap", "mean gap"), ("worst_gap", "worst gap"),
                 ("combined_score", "ADRS combined"), ("mean_seconds", "s/case")]
