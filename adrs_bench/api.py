@@ -92,11 +92,13 @@ def subset_of(task: Task, full, subset: Sequence):
 def evaluate(task: Task | str, program: Path | str | None = None, set: str | None = "dev", *,
              code: str | None = None, cases: Iterable[str] | None = None, deadline_s: float | None = None,
              max_failures: int | None = None, workers: int = 1, label: str | None = None,
-             progress: Progress | None = None, require_isolation: bool = False) -> Result:
+             progress: Progress | None = None, require_isolation: bool = False,
+             meta: Mapping[str, str] | None = None) -> Result:
     """Check and score `program` (a path) or `code` (the source itself; `program` then only names it)
     on `set` ("dev", "test", "fresh:SEED", ...), sandboxed. `cases` picks a subset by id; `deadline_s`
     bounds the whole evaluation and `max_failures` stops after that many timeouts, crashes or memory
-    kills, every case not reached counting as a failed `timeout` ("not run: ..."). Raises AdrsError
+    kills, every case not reached counting as a failed `timeout` ("not run: ..."). `meta` is stored in
+    the record (results.META_KEYS: framework, model, budget, generations, author, url). Raises AdrsError
     (one line) when the program cannot be run at all (refused statically, missing file)."""
     from .instances import load_set
     from .runner import build_record, run_cases
@@ -112,6 +114,10 @@ def evaluate(task: Task | str, program: Path | str | None = None, set: str | Non
     path = Path(program if program is not None else "<code>.py")
     if deadline_s is not None and deadline_s <= 0:
         raise UsageError(f"expected deadline_s > 0, got {deadline_s}; pass a positive number of seconds or None")
+    if meta:
+        from .results import parse_meta
+
+        meta = parse_meta([f"{key}={value}" for key, value in meta.items()])  # the keys checked in one place
     if max_failures is not None and max_failures < 1:
         raise UsageError(f"expected max_failures >= 1, got {max_failures}; pass a positive count or None")
     full = load_set(loaded, set or loaded.spec.default_set)
@@ -122,7 +128,7 @@ def evaluate(task: Task | str, program: Path | str | None = None, set: str | Non
     outcomes = run_cases(loaded, submission, subset, progress, workers, isolations, require_isolation,
                          deadline_s=deadline_s, max_failures=max_failures)
     record = build_record(loaded, instance_set, submission, label or path.stem, outcomes,
-                          time.monotonic() - started, workers, isolations)
+                          time.monotonic() - started, workers, isolations, meta=dict(meta or {}))
     return result_of(loaded, record, outcomes, subset)
 
 

@@ -154,10 +154,14 @@ def progress_printer(enabled: bool):
               help="Stop after SECONDS; every case not reached counts as a failed timeout (\"not run: deadline\").")
 @click.option("--max-failures", type=click.IntRange(min=1),
               help="Stop after N timeouts, crashes or memory kills; the cases not reached count as failed.")
+@click.option("--meta", "meta_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Who made the submission and how, stored in the record (repeatable; keys: framework, model, "
+                   "budget, generations, author, url).")
 @one_line_errors
 def run(task: str, file: Path | None, set_name: str | None, out: Path, label: str | None, as_json: bool,
         artifacts: Path | None, no_save: bool, workers: int, strict: bool, quiet: bool,
-        require_isolation: bool, deadline_s: float | None, max_failures: int | None) -> None:
+        require_isolation: bool, deadline_s: float | None, max_failures: int | None,
+        meta_pairs: tuple[str, ...]) -> None:
     """Run FILE (default: the task's shipped example) on an instance set and score it."""
     from .sandbox import forkserver
 
@@ -168,6 +172,7 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
     from .registry import get_task
     from .report import failures_table, summary_table
 
+    meta = results.parse_meta(meta_pairs)  # refused before anything runs
     loaded = get_task(task)
     if file is None:
         file = loaded.spec.path(loaded.spec.example)
@@ -179,7 +184,8 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
             click.echo(f"building {set_name} from the generator (with its references; this can take minutes)...",
                        err=True)
     result = evaluate(loaded, file, set_name, label=label, progress=progress_printer(not quiet), workers=workers,
-                      require_isolation=require_isolation, deadline_s=deadline_s, max_failures=max_failures)
+                      require_isolation=require_isolation, deadline_s=deadline_s, max_failures=max_failures,
+                      meta=meta)
     record, outcomes = dict(result.record), result.outcomes
     isolation = record["provenance"].get("isolation")
     if isolation and isolation["missing"]:
@@ -248,23 +254,88 @@ def instances_verify(task: str, set_names: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+DEFAULT_OUT = {"md": Path("leaderboard/README.md"), "html": Path("leaderboard/index.html"),
+               "json": Path("leaderboard/leaderboard.json")}
+
+
 @main.command()
 @click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("leaderboard/results"), show_default=True, help="Directory of result records.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("leaderboard/README.md"),
-              show_default=True, help="Markdown file to write.")
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 if OUT (or a baselines' scores file) is stale.")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True,
+              help="Markdown, one self-contained HTML page, or JSON for other sites.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write, the only one written (default: leaderboard/README.md, index.html or "
+                   "leaderboard.json by format).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if OUT is stale.")
 @one_line_errors
-def leaderboard(results_dir: Path, out: Path, check: bool) -> None:
-    """Render the Markdown leaderboard from result records."""
+def leaderboard(results_dir: Path, fmt: str, out: Path | None, check: bool) -> None:
+    """Render the leaderboard from result records."""
     from .leaderboard import render_all
 
-    stale = render_all(results_dir, out, check=check)
+    out = out or DEFAULT_OUT[fmt]
+    stale = render_all(results_dir, out, check=check, fmt=fmt)
     if check and stale:
-        click.echo(f"error: stale: {', '.join(str(p) for p in stale)}; run `adrs-bench leaderboard` and commit",
-                   err=True)
+        click.echo(f"error: stale: {out}; run `adrs-bench leaderboard --format {fmt}` and commit", err=True)
         sys.exit(1)
-    click.echo("up to date" if check else f"wrote {out}")
+    click.echo("up to date" if check else f"wrote {out} from {results_dir}")
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a task's baselines/scores.json is stale.")
+@one_line_errors
+def baselines(check: bool) -> None:
+    """Write each task's baselines/scores.json (what `show` prints) from the committed records in
+    leaderboard/results/ of this repository; nothing else writes those files."""
+    from .leaderboard import committed_results, write_baseline_scores
+
+    source = committed_results()
+    stale = write_baseline_scores(source, check=check)
+    if check and stale:
+        click.echo(f"error: stale: {', '.join(str(p) for p in stale)}; run `adrs-bench baselines` and commit", err=True)
+        sys.exit(1)
+    click.echo("up to date" if check else f"wrote {len(stale)} file(s) from {source}")
+
+
+@main.command()
+@click.argument("records", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--program", type=click.Path(path_type=Path),
+              help="The submission to re-run (default: the path each record names); one record only.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Sandboxed children per re-run (scores do not depend on it).")
+@one_line_errors
+def verify(records: tuple[Path, ...], program: Path | None, workers: int) -> None:
+    """Re-run each RECORD's submission on the record's set and require bit-identical per-instance
+    statuses and scores (after cheap checks: aggregate, set and evaluator sha256, program sha256).
+    Prints one line per difference; exits 1 if any record does not verify."""
+    from .errors import UsageError
+    from .verify import verify as verify_record
+
+    if program is not None and len(records) > 1:
+        raise UsageError(f"expected one record with --program, got {len(records)}; verify them one by one")
+    bad = 0
+    for path in records:
+        verdict = verify_record(path, program, workers)
+        click.echo(f"{'ok ' if verdict.ok else 'BAD'} {path}" + ("" if verdict.rerun or verdict.ok else " (not re-run)"))
+        for line in verdict.differences:
+            click.echo(f"  {line}")
+        bad += not verdict.ok
+    if bad:
+        click.echo(f"error: {bad} of {len(records)} record(s) do not verify", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("records", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory for the plots.")
+@one_line_errors
+def compare(records: tuple[Path, ...], out: Path) -> None:
+    """Plot several records of one task and set side by side (scores per case with intervals; for
+    llm_routing also the latency CDFs overlaid)."""
+    from .compare import compare as compare_records
+
+    for path in compare_records(list(records), out):
+        click.echo(f"wrote {path}")
 
 
 @main.command()

@@ -15,14 +15,38 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from .errors import AggregateMismatch, NonFiniteNumber, ResultFileError, SchemaVersionError
+from .errors import AggregateMismatch, NonFiniteNumber, ResultFileError, SchemaVersionError, UsageError
 from .schemas import load_schema, validate_or_raise
 from .task_api import STATUSES
 
-SCHEMA_VERSION = 1
-# MIGRATIONS[v] turns a version-v record into a version v+1 record. None yet: 1 is the first.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+SCHEMA_VERSION = 2
+# Submission metadata (`run --meta key=value`): who made it and how. One place for the keys.
+META_KEYS = ("framework", "model", "budget", "generations", "author", "url")
+
+
+def v1_to_v2(record: dict) -> dict:
+    """Schema 2 adds submission.meta (who made the submission and how); a v1 record had none."""
+    record = dict(record, schema_version=2)
+    record["submission"] = dict(record["submission"], meta={})
+    return record
+
+
+# MIGRATIONS[v] turns a version-v record into a version v+1 record.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: v1_to_v2}
 OLDEST_READABLE = min(MIGRATIONS, default=SCHEMA_VERSION)
+
+
+def parse_meta(pairs: Sequence[str]) -> dict[str, str]:
+    """`key=value` strings into submission metadata; one-line errors for anything else."""
+    meta: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"expected --meta KEY=VALUE, got '{pair}'; e.g. --meta framework=openevolve")
+        if key not in META_KEYS:
+            raise UsageError(f"expected a metadata key among {', '.join(META_KEYS)}, got '{key}'; use one of those")
+        meta[key] = value
+    return meta
 
 
 def validate(record: dict, what: str = "result record") -> None:

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .instances import InstanceSet, load_set
-from .results import aggregate_core
+from .results import SCHEMA_VERSION, aggregate_core
 from .registry import Task
 from .sandbox.checks import CheckedSubmission, check_submission
 from .sandbox.replies import CRASHED, MEMORY, OK, TIMEOUT
@@ -276,17 +276,18 @@ def weakest(isolations: Sequence[Isolation]) -> dict | None:
 
 def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmission, label: str,
                  outcomes: Sequence[InstanceOutcome], wall_seconds: float, workers: int = 1,
-                 isolations: Sequence[Isolation] = ()) -> dict:
+                 isolations: Sequence[Isolation] = (), meta: dict[str, str] | None = None) -> dict:
     import numpy
 
     spec = task.spec
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "task": {"id": spec.id, "name": spec.name, "version": spec.version},
         "set": {"name": instance_set.name, "sha256": instance_set.sha256, "cases": len(instance_set.cases),
                 "fresh_seed": instance_set.fresh_seed, "held_out": instance_set.held_out,
                 "kind": "shipped" if instance_set.fresh_seed is None else "fresh"},
-        "submission": {"label": label, "path": str(submission.path), "sha256": submission.sha256},
+        "submission": {"label": label, "path": str(submission.path), "sha256": submission.sha256,
+                       "meta": dict(meta or {})},
         "provenance": {
             "harness_version": __version__,
             "evaluator_sha256": evaluator_sha256(task),

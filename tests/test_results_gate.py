@@ -13,7 +13,7 @@ from adrs_bench import results
 from adrs_bench.errors import AdrsError, NotComparable, ResultFileError, SchemaVersionError, UsageError
 from adrs_bench.gate import compare, compare_records
 from adrs_bench.instances import InstanceSet
-from adrs_bench.leaderboard import render, render_all
+from adrs_bench.leaderboard import render, render_all, render_json
 from adrs_bench.registry import get_task
 from adrs_bench.runner import build_record, evaluator_sha256, run_cases
 from adrs_bench.sandbox.checks import check_submission
@@ -84,7 +84,7 @@ def temp_files(directory) -> list:
 def test_record_has_provenance_and_validates(good):
     results.validate(good)
     task = get_task("prism_placement")
-    assert good["schema_version"] == results.SCHEMA_VERSION == 1
+    assert good["schema_version"] == results.SCHEMA_VERSION == 2 and good["submission"]["meta"] == {}
     assert good["task"] == {"id": PRISM_ID, "name": "prism_placement", "version": task.spec.version}
     assert good["set"]["sha256"] == hashlib.sha256(b"tiny set").hexdigest()
     assert good["set"]["cases"] == 3
@@ -370,7 +370,7 @@ def test_render_all_check_reports_stale(good, tmp_path):
     out.write_text(out.read_text() + "hand edit\n")
     assert render_all(results_dir, out, check=True) == [out]
 
-    out.write_text(render([results.load(p) for p in sorted(results_dir.glob("*.json"))]))
+    out.write_text(render([results.load(p) for p in sorted(results_dir.glob("*.json"))], f"{results_dir}/"))
     assert render_all(results_dir, out, check=True) == []
     record = with_score(good, 0.99, "gamma")
     results.save(record, results_dir / results.default_filename(record))
@@ -400,3 +400,63 @@ def test_adrs_combined_is_shown_only_when_every_case_is_ok(good, failing):
     rows = {line.split("|")[2].strip(): line.split("|")[-2].strip() for line in board.splitlines()
             if line.startswith("| ") and "rank" not in line}
     assert rows == {"good": f"{kept['combined_score']:.4f}", "failing": "- (1 failed)"}
+
+
+def test_rendering_writes_only_its_out_file_and_names_its_source(good, tmp_path):
+    """Rendering from another folder never touches a task's baselines/scores.json (the `baselines`
+    command writes those, from the committed records only); the header names the folder used."""
+    results_dir = tmp_path / "elsewhere"
+    record = with_score(good, 0.5, "prism_greedy")  # a baseline's label, on purpose
+    results.save(record, results_dir / results.default_filename(record))
+    scores = get_task("prism_placement").spec.path("baselines/scores.json")
+    before = scores.read_bytes()
+    for fmt in ("md", "json"):
+        out = tmp_path / f"board.{fmt}"
+        render_all(results_dir, out, fmt=fmt)
+        assert out.exists()
+    assert scores.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["board.json", "board.md", "elsewhere"]
+    assert f"from the result records in `{results_dir}/`" in (tmp_path / "board.md").read_text()
+    assert json.loads((tmp_path / "board.json").read_text())["source"] == f"{results_dir}/"
+
+
+def test_missing_or_empty_results_are_one_line_errors(tmp_path):
+    with pytest.raises(UsageError, match=r"expected a folder of result records, got no folder at .*; pass --results"):
+        render_all(tmp_path / "nope", tmp_path / "x.md")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match=r"expected result records \(\*\.json\) in .*, found none"):
+        render_all(tmp_path / "empty", tmp_path / "x.md")
+    assert not (tmp_path / "x.md").exists()
+
+
+def test_ties_share_a_rank(good):
+    board = [with_score(good, 0.5, "b"), with_score(good, 0.9, "a"), with_score(good, 0.5, "c"),
+             with_score(good, 0.1, "d")]
+    ranks = [line.split("|")[1].strip() for line in render(board).splitlines()
+             if line.startswith("| ") and "rank" not in line]
+    assert ranks == ["1", "2", "2", "4"]
+    table = json.loads(render_json(board))["tables"][0]["rows"]
+    assert [(row["rank"], row["submission"]) for row in table] == [(1, "a"), (2, "b"), (2, "c"), (4, "d")]
+
+
+def test_metadata_is_stored_and_shown(good, tmp_path):
+    record = copy.deepcopy(good)
+    record["submission"]["meta"] = {"framework": "openevolve", "model": "some-llm"}
+    text = render([record])
+    assert "| by" in text.splitlines()[[i for i, l in enumerate(text.splitlines()) if l.startswith("| rank")][0]]
+    assert "framework: openevolve, model: some-llm" in text
+    with pytest.raises(UsageError, match="expected a metadata key among framework, model, budget, generations, "
+                                         "author, url, got 'colour'"):
+        results.parse_meta(["colour=red"])
+    with pytest.raises(UsageError, match="expected --meta KEY=VALUE, got 'framework'"):
+        results.parse_meta(["framework"])
+
+
+def test_a_v1_record_is_migrated_and_still_readable(good, tmp_path):
+    old = copy.deepcopy(good)
+    old["schema_version"] = 1
+    del old["submission"]["meta"]
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(old))
+    loaded = results.load(path)
+    assert loaded["schema_version"] == 2 and loaded["submission"]["meta"] == {}

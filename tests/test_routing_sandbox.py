@@ -626,7 +626,8 @@ def test_artifacts(tmp_path):
     (outcome,) = outcomes
     trace = instance_set.cases[0]
     written = TASK.plugin.write_artifacts(instance_set.cases, outcomes, tmp_path / "art")
-    assert [p.name for p in written] == ["seeds.csv", "request_metrics.csv", "routes.csv", "replica_states.csv"]
+    assert [p.name for p in written] == ["seeds.csv", "request_metrics.csv", "routes.csv", "replica_states.csv",
+                                         "latency_cdf.png", "kv_use.png"]
 
     seeds = read_csv(tmp_path / "art" / "seeds.csv")
     assert seeds[0][:4] == ["seed", "status", "message", "speedup"] and len(seeds) == 2

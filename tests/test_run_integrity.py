@@ -14,6 +14,8 @@ import pytest
 
 from adrs_bench.registry import get_task
 from adrs_bench.runner import case_seed
+from adrs_bench.sandbox import forkserver
+from adrs_bench.sandbox.forkserver import HARNESS_VARIABLE
 from adrs_bench.sandbox.replies import CRASHED, MEMORY, TIMEOUT
 from adrs_bench.sandbox.session import SandboxSession
 from adrs_bench.spec import Limits
@@ -115,28 +117,17 @@ def compute_model_placement(gpu_num, models):
 """
 
 
-def fork_servers() -> set[int]:
+def serving(harness: int) -> set[int]:
+    """Every process of the sandbox (fork server, supervisors, children) started for the harness process
+    `harness`, found by the variable the fork server's environment carries, whoever else runs here."""
+    marker = f"{HARNESS_VARIABLE}={harness}".encode()
     found = set()
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
-                with open(f"/proc/{name}/cmdline", "rb") as f:
-                    if b"adrs_bench.sandbox.forkserver import main" in f.read():
+                with open(f"/proc/{name}/environ", "rb") as f:
+                    if marker in f.read().split(b"\0"):
                         found.add(int(name))
-            except OSError:
-                pass
-    return found
-
-
-def in_nested_pid_namespaces() -> set[int]:
-    found = set()
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/status") as f:
-                    for line in f:
-                        if line.startswith("NSpid:") and len(line.split()) > 2:
-                            found.add(int(name))
             except OSError:
                 pass
     return found
@@ -148,11 +139,12 @@ def test_bad_answers_end_to_end_record_equals_json_and_nothing_outlives_the_run(
     printed, and no process of the run is left afterwards."""
     source = tmp_path / "mixed.py"
     source.write_text(MIXED)
-    before_servers, before_nested = fork_servers(), in_nested_pid_namespaces()
     env = dict(os.environ)
-    result = subprocess.run([sys.executable, "-m", "adrs_bench.cli", "run", "prism_placement", str(source),
-                             "--set", "public", "--out", str(tmp_path / "out"), "--json", "--quiet"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    harness = subprocess.Popen([sys.executable, "-m", "adrs_bench.cli", "run", "prism_placement", str(source),
+                                "--set", "public", "--out", str(tmp_path / "out"), "--json", "--quiet"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    stdout, stderr = harness.communicate(timeout=300)
+    result = subprocess.CompletedProcess(harness.args, harness.returncode, stdout, stderr)
     assert result.returncode == 0, result.stderr[-2000:]
     printed = json.loads(result.stdout)
     (saved,) = (tmp_path / "out").glob("*.json")
@@ -166,11 +158,11 @@ def test_bad_answers_end_to_end_record_equals_json_and_nothing_outlives_the_run(
     for record in printed["instances"]:
         assert "\n" not in record["message"] and len(record["message"]) <= 500
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and (fork_servers() - before_servers or
-                                           in_nested_pid_namespaces() - before_nested):
+    while time.monotonic() < deadline and serving(harness.pid):
         time.sleep(0.05)
-    assert fork_servers() - before_servers == set()
-    assert in_nested_pid_namespaces() - before_nested == set()
+    assert serving(harness.pid) == set()  # not its fork server, a supervisor or a child
+    forkserver.server()  # the positive control: this process's own fork server carries the marker
+    assert serving(os.getpid())
 
 
 UNSEEDED = """

@@ -36,6 +36,7 @@ PREIMPORTED = ("numpy", "numpy.random", "numpy.linalg", "dataclasses", "typing",
                "collections", "functools", "itertools", "heapq", "bisect", "time", "statistics", "string",
                "operator", "adrs_bench.sandbox.child")
 START_SECONDS = 120.0
+HARNESS_VARIABLE = "ADRS_BENCH_HARNESS_PID"
 
 
 # ----------------------------------------------------------------------------- server side
@@ -188,6 +189,7 @@ class ForkServer:
         env = {name: "1" for name in BLAS_THREAD_VARIABLES}  # before numpy loads: single-threaded BLAS
         env.update(PYTHONPATH=os.pathsep.join(p for p in sys.path if p), PYTHONHASHSEED="0",
                    PATH=os.defpath)
+        env[HARNESS_VARIABLE] = str(os.getpid())  # which harness a process serves (tests find a run's own)
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from adrs_bench.sandbox.forkserver import main; main()", str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

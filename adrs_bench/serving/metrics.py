@@ -118,6 +118,26 @@ class Summary:
         return data
 
 
+PROFILE_LEVELS = tuple(range(0, 101, 2))  # the percentiles a quantile profile holds: 0, 2, ..., 100
+PROFILE_DIGITS = 6  # significant digits each is rounded to
+
+
+def significant(value: float, digits: int = PROFILE_DIGITS) -> float:
+    """`value` rounded to `digits` significant digits (by its decimal text, so the same on every platform)."""
+    return float(f"{value:.{digits}g}")
+
+
+def quantile_profile(values: Sequence[float]) -> list[float]:
+    """A distribution in a few numbers, small enough for a result record: its percentiles at
+    PROFILE_LEVELS (numpy's default linear rule, so the ends are the minimum and the maximum), each
+    rounded to PROFILE_DIGITS significant digits. Non-decreasing; [] for no values. The one rule for
+    the latency CDFs drawn from records."""
+    data = np.asarray(values, dtype=float)
+    if not len(data):
+        return []
+    return [significant(float(v)) for v in np.percentile(data, PROFILE_LEVELS)]
+
+
 def _percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else math.nan
 

@@ -52,6 +52,14 @@ class SandboxedPolicy:
         return restore(self.remote.call({"op": "decide", "metrics": metrics}, describe_call(self.calls, metrics["time"])))
 
 
+def finished_slowdowns(run) -> np.ndarray:
+    """Rows of (completion time, slowdown), one per request in completion order: the slowdown over
+    time of the artifacts' plot (not part of the score)."""
+    rows = np.array([(r.completion_time, s) for r, s in zip(run.result.records, run.slowdowns)],
+                    dtype=float).reshape(-1, 2)
+    return rows[np.argsort(rows[:, 0], kind="stable")]
+
+
 class Autoscaling:
     evaluator_files = ("adapter.py", "control.py", "evaluator.py", "generate.py", "settings.py", "spec.json",
                        "task.py") + tuple(str(SERVING / f"{name}.py") for name in (
@@ -110,7 +118,8 @@ class Autoscaling:
             return failed("invalid", str(exc), policy)
         metrics = self.run_metrics(case, run)
         metrics.update({"decide_calls": policy.calls, "policy_seconds": policy.child_seconds})
-        detail = {"timeline": run.controller.timeline, "slowdowns": sorted(run.slowdowns)}
+        detail = {"timeline": run.controller.timeline, "slowdowns": sorted(run.slowdowns),
+                  "finished": finished_slowdowns(run)}
         if not run.slo.kept:
             message = (f"p95 slowdown {run.slo.p95_slowdown:.2f} > {config.slo_max_slowdown:g}: the SLO is missed "
                        f"by {run.slo.miss:.2f}x (GPU-hours {run.gpu_hours:.2f})")
@@ -169,7 +178,8 @@ class Autoscaling:
                 ("worst_p95_slowdown", "worst p95 slowdown"), ("mean_seconds", "s/trace")]
 
     def write_artifacts(self, cases, outcomes: Sequence[InstanceOutcome], directory: Path) -> list[Path]:
-        """Replica count and load over time (CSV and a PNG per trace), slowdown percentiles (CSV)."""
+        """Replica count and load over time (CSV), slowdown percentiles (CSV), and a PNG per trace of
+        replicas and load over time with the p95 slowdown over time against the SLO (plots.py)."""
         directory.mkdir(parents=True, exist_ok=True)
         written = []
         timeline_path = directory / "timeline.csv"
@@ -196,33 +206,10 @@ class Autoscaling:
 
     @staticmethod
     def plot(case, outcome: InstanceOutcome, path: Path) -> Path:
-        import matplotlib
+        """Replicas and load over time, and the p95 slowdown over time against the SLO (plots.py)."""
+        from . import plots
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        rows = outcome.detail["timeline"]
-        times = [row[0] / 60 for row in rows]
-        fig, left = plt.subplots(figsize=(9, 4), dpi=100)
-        left.step(times, [row[2] for row in rows], where="post", label="ready replicas")
-        left.step(times, [row[2] + row[3] for row in rows], where="post", linestyle="--", label="ready + starting")
-        left.axhline(case.reference.static_replicas, color="grey", linewidth=0.8,
-                     label=f"smallest static count ({case.reference.static_replicas})")
-        left.set_xlabel("time (min)")
-        left.set_ylabel("replicas")
-        right = left.twinx()
-        interval = settings().interval_seconds
-        right.plot(times, [row[5] / interval for row in rows], color="tab:red", alpha=0.5, linewidth=0.8,
-                   label="arrivals (QPS)")
-        right.set_ylabel("load (QPS)")
-        handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-        left.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
-        left.set_title(f"{outcome.id}: {outcome.status}, GPU-h {outcome.metrics.get('gpu_hours', 0):.2f} "
-                       f"vs static {outcome.metrics.get('static_gpu_hours', 0):.2f}")
-        fig.tight_layout()
-        fig.savefig(path, metadata={"Software": None})
-        plt.close(fig)
-        return path
+        return plots.plot(case, outcome, settings(), path)
 
     def verify_instances(self, spec, set_names: Sequence[str]) -> list[tuple[str, str, bool]]:
         """Regenerate each set (traces and their static references) and compare with the pinned sha256."""

@@ -11,6 +11,7 @@ import functools
 import math
 
 from adrs_bench.serving import ClusterConfig, RunResult, Simulator, Summary, least_loaded
+from adrs_bench.serving.metrics import quantile_profile
 
 from .generate import Trace
 
@@ -49,6 +50,7 @@ def seed_metrics(trace: Trace, result: RunResult) -> tuple[float, dict]:
     metrics = reference_metrics(trace)
     metrics.update({name: getattr(summary, name) for name in SUMMARY_FIELDS})
     metrics["restarted_share"] = summary.restarted_requests / summary.requests
+    metrics["e2e_quantiles"] = quantile_profile([r.e2e for r in result.records])  # for CDFs from records
     metrics["events"] = result.events
     metrics["router_calls"] = result.router_calls
     return speedup(metrics["llq_mean_e2e"], summary.mean_e2e), metrics

@@ -119,7 +119,9 @@ class LlmRouting:
 
     def write_artifacts(self, cases: Sequence[Trace], outcomes: Sequence[InstanceOutcome], directory: Path) -> list[Path]:
         """The diagnostics Glia's researcher agent read: per request (vidur's request_metrics.csv),
-        the replicas' state at every router call, and where each request went."""
+        the replicas' state at every router call, and where each request went; and two figures
+        (plots.py): latency_cdf.png (per-request end-to-end latency, one CDF per seed) and kv_use.png
+        (each replica's allocated KV blocks over simulated time, one panel per seed)."""
         directory.mkdir(parents=True, exist_ok=True)
         seeds = directory / "seeds.csv"
         with seeds.open("w", newline="") as f:
@@ -157,7 +159,16 @@ class LlmRouting:
                     row = flat[i:i + width]
                     state.writerow([case.seed, int(row[0]), row[1], int(row[2]), int(row[3]), int(row[4]),
                                     int(row[5])])
-        return [seeds, requests, routes, states]
+        from . import plots
+
+        return [seeds, requests, routes, states] + plots.write_run_plots(
+            cases, outcomes, directory, evaluator.CLUSTER.replica.num_blocks)
+
+    def comparison_plots(self, records: Sequence[dict], out_dir: Path) -> list[Path]:
+        """`adrs-bench compare`'s task part: the records' latency CDFs overlaid per seed (latency_cdf.png)."""
+        from . import plots
+
+        return plots.comparison_plots(records, out_dir)
 
     def verify_instances(self, spec, set_names: Sequence[str]) -> list[tuple[str, str, bool]]:
         """Regenerate each set and compare its sha256 with the one pinned in spec.json."""
