@@ -11,13 +11,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import UsageError
 from .registry import Task, get_task
 from .task_api import InstanceOutcome
 
 Progress = Callable[[int, int, InstanceOutcome], None]
+
+if TYPE_CHECKING:
+    from .executors import Executor
 
 
 @dataclass(frozen=True)
@@ -91,39 +94,50 @@ def subset_of(task: Task, full, subset: Sequence):
 
 def evaluate(task: Task | str, program: Path | str | None = None, set: str | None = "dev", *,
              code: str | None = None, cases: Iterable[str] | None = None, deadline_s: float | None = None,
-             max_failures: int | None = None, workers: int = 1, label: str | None = None,
-             progress: Progress | None = None, require_isolation: bool = False) -> Result:
+             max_failures: int | None = None, workers: int | None = None, label: str | None = None,
+             progress: Progress | None = None, require_isolation: bool = False,
+             executor: "str | Executor" = "local", address: str | None = None) -> Result:
     """Check and score `program` (a path) or `code` (the source itself; `program` then only names it)
     on `set` ("dev", "test", "fresh:SEED", ...), sandboxed. `cases` picks a subset by id; `deadline_s`
     bounds the whole evaluation and `max_failures` stops after that many timeouts, crashes or memory
     kills, every case not reached counting as a failed `timeout` ("not run: ..."). Raises AdrsError
-    (one line) when the program cannot be run at all (refused statically, missing file)."""
+    (one line) when the program cannot be run at all (refused statically, missing file).
+
+    `executor`: "local" (this process; `workers` sandboxed children at once, default 1), "ray" (the
+    cases spread as Ray tasks over the cluster at `address`, or a local one; `workers` shares, default
+    one per CPU), or an Executor. Scores never depend on it; the record's provenance names it. Under
+    Ray, `max_failures` counts within each share."""
+    from .executors import get_executor, run_spread
     from .instances import load_set
-    from .runner import build_record, run_cases
+    from .runner import build_record
     from .sandbox import forkserver
     from .sandbox.checks import check_submission
-    from .sandbox.isolation import Isolation
 
-    started = time.monotonic()
-    forkserver.prestart()  # boots while the set loads (the children's parent never holds the set)
+    started, run_started = time.monotonic(), time.time()
+    runner = get_executor(executor, workers, address)
+    if runner.name == "local":
+        forkserver.prestart()  # boots while the set loads (the children's parent never holds the set)
     loaded = as_task(task)
     if program is None and code is None:
         raise UsageError("expected a program path or code=..., got neither; pass one")
     path = Path(program if program is not None else "<code>.py")
-    if deadline_s is not None and deadline_s <= 0:
-        raise UsageError(f"expected deadline_s > 0, got {deadline_s}; pass a positive number of seconds or None")
-    if max_failures is not None and max_failures < 1:
-        raise UsageError(f"expected max_failures >= 1, got {max_failures}; pass a positive count or None")
+    check_limits(deadline_s, max_failures)
     full = load_set(loaded, set or loaded.spec.default_set)
     subset = pick_cases(loaded, full.cases, cases)
     instance_set = full if len(subset) == len(full.cases) else subset_of(loaded, full, subset)
     submission = check_submission(path, loaded.spec, source=code)
-    isolations: list[Isolation] = []
-    outcomes = run_cases(loaded, submission, subset, progress, workers, isolations, require_isolation,
-                         deadline_s=deadline_s, max_failures=max_failures)
+    outcomes, isolations, jobs = run_spread(runner, loaded, submission, subset, progress, deadline_s, max_failures,
+                                            require_isolation, run_started)
     record = build_record(loaded, instance_set, submission, label or path.stem, outcomes,
-                          time.monotonic() - started, workers, isolations)
+                          time.monotonic() - started, jobs, isolations, runner.name)
     return result_of(loaded, record, outcomes, subset)
+
+
+def check_limits(deadline_s: float | None, max_failures: int | None) -> None:
+    if deadline_s is not None and deadline_s <= 0:
+        raise UsageError(f"expected deadline_s > 0, got {deadline_s}; pass a positive number of seconds or None")
+    if max_failures is not None and max_failures < 1:
+        raise UsageError(f"expected max_failures >= 1, got {max_failures}; pass a positive count or None")
 
 
 def result_of(task: Task, record: dict, outcomes: Sequence[InstanceOutcome], cases: Sequence = ()) -> Result:
