@@ -214,7 +214,7 @@ def evaluate_many(task: Task | str, programs: Sequence[Path | str] | None = None
                          + ("both" if programs is not None else "neither") + "; pass one")
     sources = list(codes) if codes is not None else [None] * len(programs)
     paths = ([Path(p) for p in programs] if programs is not None
-             else [Path(f"<candidate {i}>.py") for i in range(len(sources))])
+             else [Path("<code>.py")] * len(sources))  # as evaluate(code=...) names it
     if labels is not None and len(labels) != len(paths):
         raise UsageError(f"expected one label per candidate ({len(paths)}), got {len(labels)}; pass as many")
     names = list(labels) if labels is not None else [
