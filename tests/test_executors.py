@@ -227,28 +227,26 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
 def busy_sandboxes(count: int, seconds: float = 60.0) -> list[int]:
-    """Wait until `count` fork servers on Ray workers each have a supervisor and a child; return every
-    process with the fork server's command line below those workers."""
+    """Wait until `count` fork servers on this test's Ray workers each have a supervisor and a child;
+    return every process with the fork server's command line below those workers. (The local cluster's
+    raylet and its workers descend from this process; other runs on the machine are not looked at.)"""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        servers = [int(p) for p in os.listdir("/proc") if p.isdigit() and FORKSERVER in cmdline(int(p))
-                   and FORKSERVER not in cmdline(parent_of_safe(int(p)))]
+        ours = descendants(os.getpid())
+        servers = [p for p in ours if FORKSERVER in cmdline(p) and parent_of(p) != os.getpid()
+                   and FORKSERVER not in cmdline(parent_of(p))]  # a Ray worker's fork server, not ours
         busy = [s for s in servers if len(descendants(s)) >= 2]
         if len(busy) >= count:
-            workers = {parent_of_safe(s) for s in busy}
+            workers = {parent_of(s) for s in busy}
             return [p for w in workers for p in descendants(w) if FORKSERVER in cmdline(p)]
         time.sleep(0.1)
     raise AssertionError(f"expected {count} busy sandboxes on Ray workers within {seconds:g} s, got fewer")
 
 
-def parent_of_safe(pid: int) -> int:
+def parent_of(pid: int) -> int:
     try:
-        return parent_of(pid)
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return 0
 
