@@ -42,7 +42,7 @@ def remote_job():
 
 class RayExecutor:
     """Jobs as Ray tasks on the cluster at `address` ("HEAD:6379", "auto"), or on a local one started
-    now when there is none (or on the one this process is already connected to). `parts`: how many
+    now when there is none (or on the one this process is already connected to, whatever `address`). `parts`: how many
     shares one run is spread over (default: one per CPU of the cluster; one per case for tasks whose
     cases drive the child many times, such as llm_routing and autoscaling)."""
 
@@ -51,11 +51,9 @@ class RayExecutor:
 
     def __init__(self, address: str | None = None, parts: int | None = None, **init_options):
         started = time.monotonic()
-        self.started_cluster = False
-        if not ray.is_initialized():
+        if not ray.is_initialized():  # address None: RAY_ADDRESS, else the latest cluster here, else a new one
             options = {"include_dashboard": False, "logging_level": logging.WARNING, **init_options}
             ray.init(address=address, **options)
-            self.started_cluster = address is None
         self.startup_seconds = time.monotonic() - started
         self.parts = parts
 
