@@ -32,7 +32,7 @@ _REMOTE = None
 
 
 def remote_job():
-    """`run_job_shipped` as a Ray task: one CPU, never retried (a job that ran once is not run again
+    """`run_job_shipped` as a Ray task (one CPU unless `cpus_for` says more), never retried (a job that ran once is not run again
     behind the caller's back; a dead worker is reported as the job's failure)."""
     global _REMOTE
     if _REMOTE is None:
@@ -49,15 +49,32 @@ class RayExecutor:
     name = "ray"
     job_workers = 1
 
-    def __init__(self, address: str | None = None, parts: int | None = None, **init_options):
+    def __init__(self, address: str | None = None, parts: int | None = None, cpus_per_job: float | None = None,
+                 **init_options):
         started = time.monotonic()
         if not ray.is_initialized():  # address None: RAY_ADDRESS, else the latest cluster here, else a new one
             options = {"include_dashboard": False, "logging_level": logging.WARNING, **init_options}
             ray.init(address=address, **options)
         self.startup_seconds = time.monotonic() - started
         self.parts = parts
+        self.cpus_per_job = cpus_per_job
+        self.largest_node: float | None = None
+
+    def cpus_for(self, task) -> float:
+        """The CPUs a job reserves. A case that drives the child call by call (llm_routing, autoscaling)
+        keeps two processes busy, the worker's simulator and the sandboxed child, and each polls for the
+        other's answer before it sleeps (wire.wait_briefly): two CPUs, or the jobs sharing a CPU slow
+        each other down several times over. Other tasks: one. Never more than the largest node has."""
+        if self.cpus_per_job is not None:
+            return self.cpus_per_job
+        wanted = 2.0 if hasattr(task.plugin, "run_case") else 1.0
+        if self.largest_node is None:
+            self.largest_node = max((node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node["Alive"]),
+                                    default=1.0)
+        return max(1.0, min(wanted, self.largest_node))
 
     def slots(self) -> int:
+        """The cluster's CPUs (a job of one CPU each at once)."""
         return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
     def shares(self, task, count: int) -> list[range]:
@@ -69,7 +86,7 @@ class RayExecutor:
 
     def submit(self, job, cases) -> "ray.ObjectRef":
         """Start one job (its cases: a list, or the ref of one already put) and return its ref."""
-        return remote_job().remote(job.shipped(), cases)
+        return remote_job().options(num_cpus=self.cpus_for(job.task)).remote(job.shipped(), cases)
 
     def map(self, work: Sequence, on_outcome=None):
         puts: dict[int, object] = {}  # one copy of each distinct case list in the object store
