@@ -273,7 +273,8 @@ def merge(results: Sequence[Result], *, label: str | None = None) -> Result:
     set chosen by `cases=`), evaluator and program, each case at most once. The aggregate and its
     interval are recomputed from all the instances by the rules every record is built with (the full
     set's parts give exactly the full run's aggregate). A mismatch is refused in one line (UsageError).
-    The merged provenance: this machine's, the parts' summed wall_seconds, their executor."""
+    The merged provenance: this machine's, the parts' summed wall_seconds, their executor. The full set
+    is loaded to check each part's set sha256 (a fresh set is rebuilt from its seed: that can take minutes)."""
     from . import results as records
     from .instances import load_set
     from .registry import Task, get_task
