@@ -190,7 +190,7 @@ def evaluate_many(task: Task | str, programs: Sequence[Path | str] | None = None
                   cases: Iterable[str] | None = None, deadline_s: float | None = None,
                   max_failures: int | None = None, executor: "str | Executor" = "local", workers: int | None = None,
                   address: str | None = None, progress: BatchProgress | None = None,
-                  require_isolation: bool = False) -> list[Candidate]:
+                  require_isolation: bool = False, details: bool = False) -> list[Candidate]:
     """Score a whole generation: `programs` (paths) or `codes` (sources) on `set`, one entry per
     candidate in the order given, each a `Result` exactly as `evaluate` would give it (bit for bit the
     same scores), or a `CandidateError` for one that could not be run at all. One candidate's failure
@@ -199,7 +199,11 @@ def evaluate_many(task: Task | str, programs: Sequence[Path | str] | None = None
 
     `executor`: "local" (`workers` candidates at once in this process, default 1), "ray" (one Ray task
     per candidate, as many at once as the cluster has CPUs), or an Executor. Ctrl-C (or an exception
-    raised in the caller's thread) ends every candidate's child, on every node, and propagates."""
+    raised in the caller's thread) ends every candidate's child, on every node, and propagates.
+
+    The outcomes carry no `detail` (what `--artifacts` files are written from: megabytes a case for
+    llm_routing, too much for a generation held in memory) unless `details=True`; scores, records and
+    aggregates never depend on it."""
     from contextlib import closing
 
     from .errors import AdrsError
@@ -247,7 +251,8 @@ def evaluate_many(task: Task | str, programs: Sequence[Path | str] | None = None
         except AdrsError as exc:  # refused here, before it costs a worker
             finished(index, refused(index, type(exc).__name__, str(exc)))
     order = list(submissions)
-    work = [(Job(loaded, submissions[i], deadline_s, max_failures, require_isolation, 1), subset) for i in order]
+    work = [(Job(loaded, submissions[i], deadline_s, max_failures, require_isolation, 1, details=details), subset)
+            for i in order]
     evaluator = evaluator_sha256(loaded) if runner.name != "local" else None
     with closing(runner.map(work)) as results:
         for position, part in results:

@@ -67,6 +67,8 @@ class Job:
     require_isolation: bool = False
     workers: int = 1
     run_started: float | None = None
+    details: bool = True  # keep each outcome's `detail` (what artifacts are written from; megabytes a case
+    # for llm_routing); never part of a score, a record or an aggregate
 
     def shipped(self) -> "Job":
         """This job as data another process resolves with its own adrs-bench (no code objects, no paths
@@ -154,6 +156,8 @@ def run_job(job: Job, cases: Sequence, on_outcome: Callable[[Any], None] | None 
         outcomes = run_cases(task, submission, list(cases), progress, job.workers, isolations, job.require_isolation,
                              deadline_s=job.deadline_s, max_failures=job.max_failures, elapsed_before=elapsed,
                              cancellation=cancellation)
+        if not job.details:
+            outcomes = [dataclasses.replace(outcome, detail=None) for outcome in outcomes]
         return Part(tuple(outcomes), tuple(isolations), __version__, evaluator_sha256(task), submission.sha256,
                     time.monotonic() - started, host)
     except AdrsError as exc:

@@ -133,6 +133,7 @@ def test_evaluate_many_on_ray_scores_each_candidate_and_cuts_the_looping_one(clu
         assert entry.record["provenance"]["executor"] == "ray" and entry.record["set"]["cases"] == 4
         assert "timeout" not in entry.statuses
     assert len({entry.score for entry in entries[:9]}) > 1  # the candidates differ, and are told apart
+    assert all(o.detail is None for entry in entries for o in entry.outcomes)  # a generation's stays small
     looping = entries[9]
     assert looping.score == 0.0 and dict(looping.statuses) == {"timeout": 4}
     messages = [o.message for o in looping.outcomes]
@@ -150,6 +151,9 @@ def test_evaluate_many_locally_reports_a_refused_candidate_and_runs_the_others(t
     refused.write_text("x = 1\n")
     entries = evaluate_many("prism_placement", [good, refused, missing, good], "dev", cases=DEV_CASES[:2], workers=2)
     assert isinstance(entries[0], Result) and entries[0].score == entries[3].score
+    assert entries[0].outcomes[0].detail is None
+    kept = evaluate_many("prism_placement", [good], "dev", cases=DEV_CASES[:2], details=True)
+    assert kept[0].outcomes[0].detail is not None and kept[0].score == entries[0].score
     assert isinstance(entries[1], CandidateError) and entries[1].kind == "InvalidSubmission"
     assert isinstance(entries[2], CandidateError) and entries[2].kind == "SubmissionNotFound"
     assert entries[1].score == PRISM.plugin.failed_score and entries[1].failed == 2 and not entries[1].all_ok
