@@ -32,8 +32,8 @@ _REMOTE = None
 
 
 def remote_job():
-    """`run_job_shipped` as a Ray task (one CPU unless `cpus_for` says more), never retried (a job that ran once is not run again
-    behind the caller's back; a dead worker is reported as the job's failure)."""
+    """`run_job_shipped` as a Ray task (its CPUs set per job by `cpus_for`), never retried (a job that
+    ran once is not run again behind the caller's back; a dead worker is reported as the job's failure)."""
     global _REMOTE
     if _REMOTE is None:
         _REMOTE = ray.remote(num_cpus=1, max_retries=0)(run_job_shipped)
@@ -42,9 +42,10 @@ def remote_job():
 
 class RayExecutor:
     """Jobs as Ray tasks on the cluster at `address` ("HEAD:6379", "auto"), or on a local one started
-    now when there is none (or on the one this process is already connected to, whatever `address`). `parts`: how many
-    shares one run is spread over (default: one per CPU of the cluster; one per case for tasks whose
-    cases drive the child many times, such as llm_routing and autoscaling)."""
+    now when there is none (or on the one this process is already connected to, whatever `address`).
+    `parts`: how many shares one run is spread over (default: one per CPU of the cluster; one per case
+    for tasks whose cases drive the child many times, such as llm_routing and autoscaling).
+    `cpus_per_job`: the CPUs each job reserves (default: `cpus_for`)."""
 
     name = "ray"
     job_workers = 1
@@ -63,8 +64,8 @@ class RayExecutor:
     def cpus_for(self, task) -> float:
         """The CPUs a job reserves. A case that drives the child call by call (llm_routing, autoscaling)
         keeps two processes busy, the worker's simulator and the sandboxed child, and each polls for the
-        other's answer before it sleeps (wire.wait_briefly): two CPUs, or the jobs sharing a CPU slow
-        each other down several times over. Other tasks: one. Never more than the largest node has."""
+        other's answer before it sleeps (wire.wait_briefly): two CPUs, or jobs sharing a CPU slow each
+        other down (docs/benchmarks.md, Executors). Other tasks: one. Never more than the largest node has."""
         if self.cpus_per_job is not None:
             return self.cpus_per_job
         wanted = 2.0 if hasattr(task.plugin, "run_case") else 1.0
