@@ -133,6 +133,20 @@ def progress_printer(enabled: bool):
     return show
 
 
+def executor_options(command):
+    command = click.option("--address", help="With --executor ray: the cluster's head, HOST:PORT (e.g. HEAD:6379) or "
+                                             "'auto'; default: RAY_ADDRESS, else a local cluster started now.")(command)
+    return click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                        help="What runs the cases: this machine's threads, or Ray tasks on a cluster "
+                             '(pip install "adrs-bench[ray]").')(command)
+
+
+def make_executor(executor: str, workers: int | None, address: str | None):
+    from .executors import get_executor
+
+    return get_executor(executor, workers, address)
+
+
 @main.command()
 @click.argument("task")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
@@ -144,8 +158,10 @@ def progress_printer(enabled: bool):
 @click.option("--artifacts", type=click.Path(file_okay=False, path_type=Path),
               help="Also write per-instance diagnostics (CSV) to this directory.")
 @click.option("--no-save", is_flag=True, help="Do not write the result record.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Sandboxed children running cases in parallel (scores do not depend on it).")
+@click.option("--workers", type=click.IntRange(1, 4096),
+              help="Sandboxed children running cases in parallel (local, default 1), or the shares the cases are "
+                   "spread over (ray, default one per CPU of the cluster). Scores do not depend on it.")
+@executor_options
 @click.option("--strict", is_flag=True, help="Exit 1 if any instance failed.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @click.option("--require-isolation", is_flag=True,
@@ -159,13 +175,17 @@ def progress_printer(enabled: bool):
                    "budget, generations, author, url).")
 @one_line_errors
 def run(task: str, file: Path | None, set_name: str | None, out: Path, label: str | None, as_json: bool,
-        artifacts: Path | None, no_save: bool, workers: int, strict: bool, quiet: bool,
-        require_isolation: bool, deadline_s: float | None, max_failures: int | None,
+        artifacts: Path | None, no_save: bool, workers: int | None, executor: str, address: str | None, strict: bool,
+        quiet: bool, require_isolation: bool, deadline_s: float | None, max_failures: int | None,
         meta_pairs: tuple[str, ...]) -> None:
-    """Run FILE (default: the task's shipped example) on an instance set and score it."""
+    """Run FILE (default: the task's shipped example) on an instance set and score it.
+
+    With --executor ray the cases are spread as Ray tasks over the cluster at --address (or a local one);
+    the record is the one a local run writes, except provenance.executor."""
     from .sandbox import forkserver
 
-    forkserver.prestart()  # first: the fork server boots while this process imports and loads the set
+    if executor == "local":
+        forkserver.prestart()  # first: the fork server boots while this process imports and loads the set
     from . import results
     from .api import evaluate
     from .instances import is_fresh, parse_fresh, resolve_fresh
@@ -183,9 +203,10 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
         if not quiet:
             click.echo(f"building {set_name} from the generator (with its references; this can take minutes)...",
                        err=True)
+    runner = make_executor(executor, workers, address)
     result = evaluate(loaded, file, set_name, label=label, progress=progress_printer(not quiet), workers=workers,
                       require_isolation=require_isolation, deadline_s=deadline_s, max_failures=max_failures,
-                      meta=meta)
+                      meta=meta, executor=runner)
     record, outcomes = dict(result.record), result.outcomes
     isolation = record["provenance"].get("isolation")
     if isolation and isolation["missing"]:
@@ -207,6 +228,61 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
             click.echo("artifacts: " + ", ".join(str(p) for p in written))
     if strict and record["aggregate"]["failed"]:
         sys.exit(1)
+
+
+@main.command("run-many")
+@click.argument("task")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--set", "set_name", help="Instance set (default: the task's default_set), or fresh:SEED.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True,
+              help="Directory for the result records (one per candidate that ran).")
+@click.option("--no-save", is_flag=True, help="Do not write the result records.")
+@click.option("--workers", type=click.IntRange(1, 4096),
+              help="Local: candidates scored at once (default 1). Ray: ignored (one task per candidate).")
+@executor_options
+@click.option("--deadline", "deadline_s", type=click.FloatRange(min=0, min_open=True),
+              help="Stop each candidate after SECONDS (from its start); its cases not reached count as failed.")
+@click.option("--max-failures", type=click.IntRange(min=1),
+              help="Stop each candidate after N timeouts, crashes or memory kills.")
+@click.option("--require-isolation", is_flag=True,
+              help="Refuse to run unless every sandbox child has the full OS boundary (docs/sandbox.md).")
+@click.option("--quiet", is_flag=True, help="No line per finished candidate on stderr.")
+@one_line_errors
+def run_many(task: str, files: tuple[Path, ...], set_name: str | None, out: Path, no_save: bool, workers: int | None,
+             executor: str, address: str | None, deadline_s: float | None, max_failures: int | None,
+             require_isolation: bool, quiet: bool) -> None:
+    """Score every FILE (a generation of candidates) on an instance set: a line per finished candidate on
+    stderr, a table of all of them at the end. A candidate that is refused, loops or crashes never stops
+    the others; one that could not run at all is listed with its reason and has no record."""
+    from tabulate import tabulate
+
+    from . import results
+    from .api import CandidateError, evaluate_many
+    from .registry import get_task
+
+    loaded = get_task(task)
+    runner = make_executor(executor, workers, address)
+    started = time.monotonic()
+
+    def show(done: int, total: int, entry) -> None:
+        if quiet:
+            return
+        if isinstance(entry, CandidateError):
+            name, what = entry.label, f"not run ({entry.kind}): {entry.error}"
+        else:
+            name, what = entry.record["submission"]["label"], f"{entry.score:.4f} ({entry.ok} ok, {entry.failed} failed)"
+        click.echo(f"[{done}/{total}] {time.monotonic() - started:.1f} s {name}: {what}", err=True)
+
+    entries = evaluate_many(loaded, list(files), set_name, executor=runner, deadline_s=deadline_s,
+                            max_failures=max_failures, progress=show, require_isolation=require_isolation)
+    rows = []
+    for file, entry in zip(files, entries):
+        if isinstance(entry, CandidateError):
+            rows.append((str(file), "-", "-", "-", f"not run ({entry.kind})"))
+            continue
+        saved = "" if no_save else str(results.save(dict(entry.record), out / results.default_filename(entry.record)))
+        rows.append((str(file), f"{entry.score:.4f}", entry.ok, entry.failed, saved))
+    click.echo(tabulate(rows, headers=("candidate", "score", "ok", "failed", "result record"), tablefmt="simple"))
 
 
 @main.command()

@@ -65,3 +65,7 @@ class IsolationUnavailable(AdrsError):
 
 class SandboxUnavailable(AdrsError):
     """The fork server could not make a sandboxed child: the machine's fault, not the submission's."""
+
+
+class MissingExtra(UsageError):
+    """An optional feature's package is not installed (e.g. ray for --executor ray)."""

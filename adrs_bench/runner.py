@@ -71,8 +71,11 @@ class Budget:
     deadline, and the caller's cap on costly failures. A case it refuses is still an outcome (status
     `timeout`, "not run: ...", the failed score): nothing is dropped from the mean."""
 
-    def __init__(self, total_seconds: float, deadline_s: float | None = None, max_failures: int | None = None):
-        self.started = time.monotonic()
+    def __init__(self, total_seconds: float, deadline_s: float | None = None, max_failures: int | None = None,
+                 elapsed_before: float = 0.0):
+        # elapsed_before: seconds the run had already used when this budget's cases began (a share of a
+        # run spread over machines starts after the run did; its limits still count from the run's start)
+        self.started = time.monotonic() - max(0.0, elapsed_before)
         self.total_seconds = total_seconds
         self.deadline_s = deadline_s
         self.max_failures = max_failures
@@ -209,16 +212,45 @@ def run_cases_in(session: SandboxSession, plugin, limits, cases: Sequence, indic
         finish(index, case, case_id, sent_at, deadline, reply)
 
 
+class Cancellation:
+    """A handle for ending runs from another thread: every Budget registered with it is cancelled
+    (no case starts, every running child is killed) when `cancel` is called, now or later."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.budgets: list[Budget] = []
+        self.cancelled = False
+
+    def register(self, budget: Budget) -> None:
+        with self.lock:
+            self.budgets.append(budget)
+            cancelled = self.cancelled
+        if cancelled:
+            budget.cancel()
+
+    def cancel(self) -> None:
+        with self.lock:
+            self.cancelled = True
+            budgets = list(self.budgets)
+        for budget in budgets:
+            budget.cancel()
+
+
 def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progress: Progress | None = None,
               workers: int = 1, isolations: list | None = None, require_isolation: bool = False,
-              deadline_s: float | None = None, max_failures: int | None = None) -> list[InstanceOutcome]:
+              deadline_s: float | None = None, max_failures: int | None = None, elapsed_before: float = 0.0,
+              cancellation: Cancellation | None = None) -> list[InstanceOutcome]:
     """Every case's outcome, in case order. With workers > 1, each worker thread drives its own
     child over a contiguous share of the cases; scores do not depend on the number of workers.
     `deadline_s` bounds the whole run and `max_failures` stops after that many timeouts, crashes or
-    memory kills; the cases not reached are `timeout` outcomes ("not run: ..."), never dropped."""
+    memory kills; the cases not reached are `timeout` outcomes ("not run: ..."), never dropped.
+    `elapsed_before` is the time the run had used before these cases (a share of a run spread over
+    machines); `cancellation`, if given, can end the run from another thread."""
     outcomes: list = [None] * len(cases)
     isolations = [] if isolations is None else isolations
-    budget = Budget(task.spec.limits.total_seconds, deadline_s, max_failures)
+    budget = Budget(task.spec.limits.total_seconds, deadline_s, max_failures, elapsed_before)
+    if cancellation is not None:
+        cancellation.register(budget)
     lock = threading.Lock()
     done = [0]
 
@@ -276,7 +308,11 @@ def weakest(isolations: Sequence[Isolation]) -> dict | None:
 
 def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmission, label: str,
                  outcomes: Sequence[InstanceOutcome], wall_seconds: float, workers: int = 1,
-                 isolations: Sequence[Isolation] = (), meta: dict[str, str] | None = None) -> dict:
+                 isolations: Sequence[Isolation] = (), executor: str = "local",
+                 meta: dict[str, str] | None = None) -> dict:
+    """The result record of `outcomes` (one per case of `instance_set`, in set order). `submission`
+    needs only `path` and `sha256`; `executor` names what ran the cases ("local", "ray"): the only
+    thing about a record that depends on it."""
     import numpy
 
     spec = task.spec
@@ -297,6 +333,7 @@ def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmi
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_seconds": round(wall_seconds, 3),
             "workers": workers,
+            "executor": executor,
             **({"isolation": weakest(isolations)} if isolations else {}),
         },
         "limits": {k: v for k, v in dataclasses.asdict(spec.limits).items() if v is not None},
