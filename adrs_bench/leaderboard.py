@@ -191,10 +191,8 @@ def render_as(records: list[dict], source: str, fmt: str) -> str:
 
 def comparison_images(records: list[dict]) -> dict[str, bytes]:
     """The task's comparison plot for the page, per task: its records on the task's default set."""
-    try:
-        from .compare import comparison_png
-    except ImportError:
-        return {}
+    from .compare import comparison_png
+
     images = {}
     for (task_id, set_name, _, _), members in groups(records):
         name = members[0]["task"]["name"]
