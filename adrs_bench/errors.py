@@ -69,3 +69,8 @@ class SandboxUnavailable(AdrsError):
 
 class MissingExtra(UsageError):
     """An optional feature's package is not installed (e.g. ray for --executor ray)."""
+
+
+class StarterTemplateError(SpecError):
+    """A task's example has no single `Try it:` line in its docstring for `adrs-bench new` to rewrite
+    (a bug in the task, not the user's)."""
