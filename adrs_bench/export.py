@@ -96,12 +96,14 @@ def settings_block(settings: ExportSettings) -> str:
 
 COMMON = '''
 def metrics_of(result):
-    """The numbers a framework ranks by: combined_score is the task's score (failed cases count 0)."""
+    """The numbers a framework ranks by: combined_score is the task's score (failed cases count 0),
+    always. A task figure of the same name (prism's ADRS combined score, on another scale and only
+    when every case is ok) is kept as task_<name>, never in its place."""
     metrics = {"combined_score": float(result.score), "cases_ok": float(result.ok),
                "cases_failed": float(result.failed)}
     for key, value in result.record["aggregate"]["extra"].items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            metrics[key] = float(value)
+            metrics[f"task_{key}" if key in ("combined_score", "cases_ok", "cases_failed") else key] = float(value)
     return metrics
 
 
