@@ -1,14 +1,20 @@
 """Loads a task's instance set: a frozen file checked against the sha256 its spec pins, or a
-fresh set built from the task's generator at run time (`fresh:SEED`, or `fresh` for a seed drawn now)."""
+fresh set built from the task's generator at run time (`fresh:SEED`, or `fresh` for a seed drawn now)
+and kept in the user's cache for the next replay of its seed (fresh_cache.py)."""
 from __future__ import annotations
 
 import hashlib
+import math
 import re
-from dataclasses import dataclass
-from typing import Any
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from .errors import InstanceHashMismatch, InstanceSetNotFound
+from .fresh_cache import CacheKey, CacheOutcome, code_sha256, fetch
 from .registry import Task, suggestion
+
+BuildProgress = Callable[[int, int], None]  # (cases built so far, cases in the set)
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,7 @@ class InstanceSet:
     cases: list[Any]
     fresh_seed: int | None
     held_out: bool
+    cache: CacheOutcome | None = field(default=None, compare=False)  # a fresh set's: hit or built, a warning
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -66,15 +73,62 @@ def parse_fresh(name: str) -> int | None:
     return int(match.group(1))
 
 
-def load_set(task: Task, name: str) -> InstanceSet:
+_BUILD_PROGRESS: ContextVar[BuildProgress | None] = ContextVar("adrs_bench_build_progress", default=None)
+
+
+def case_built(done: int, total: int) -> None:
+    """Called by a task's generator after each case of a fresh set it builds; passed on to the
+    `progress` of the load_set that asked for the set, if any (else nothing). A context variable
+    rather than a parameter of the plugins' fresh_set_bytes(seed): a generator reports on its own,
+    and the plugin interface and prism's task.py, whose sha256 its records name, stay as they were."""
+    progress = _BUILD_PROGRESS.get()
+    if progress is not None:
+        progress(done, total)
+
+
+def build_fresh_bytes(task: Task, seed: int, progress: BuildProgress | None = None) -> bytes:
+    """The fresh set of `seed`, built now by the task's generator (no cache), reporting each case."""
+    token = _BUILD_PROGRESS.set(progress)
+    try:
+        return task.plugin.fresh_set_bytes(seed)
+    finally:
+        _BUILD_PROGRESS.reset(token)
+
+
+def clock(seconds: float) -> str:
+    """Seconds as M:SS, or H:MM:SS from an hour."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def build_progress_line(name: str, done: int, total: int, elapsed_s: float) -> str:
+    """One line on building a fresh set, with the time left estimated from the mean time per case so
+    far, e.g. `building fresh:123: 12/120 cases, 0:41 elapsed, about 6:09 left`. Pure: the caller
+    owns the clock and the printing."""
+    line = f"building {name}: {done}/{total} cases, {clock(elapsed_s)} elapsed"
+    if done >= total:
+        return line + ", done"
+    if done <= 0:
+        return line
+    return line + f", about {clock(math.ceil(elapsed_s / done * (total - done)))} left"
+
+
+def load_set(task: Task, name: str, *, progress: BuildProgress | None = None) -> InstanceSet:
+    """The instance set `name` of `task`. A fresh set comes from the user's cache when it holds this
+    seed built by this code (fresh_cache.py), else it is built, calling `progress(done, total)` as
+    each case is built, and cached; its `cache` says which, with a warning line when it could not be
+    cached. Its bytes, and so its sha256 and every score, are the same either way."""
     spec = task.spec
     name = resolve_fresh(name)
     seed = parse_fresh(name)
     if seed is not None:
         if not spec.fresh_allowed:
             raise InstanceSetNotFound(f"task {spec.id} has no fresh sets; use one of {', '.join(spec.sets)}")
-        data = task.plugin.fresh_set_bytes(seed)
-        return InstanceSet(name, sha256_bytes(data), task.plugin.parse_cases(data), seed, held_out=True)
+        key = CacheKey(spec.id, seed, code_sha256())
+        data, cached = fetch(key, lambda: build_fresh_bytes(task, seed, progress))
+        return InstanceSet(name, sha256_bytes(data), task.plugin.parse_cases(data), seed, held_out=True,
+                           cache=cached)
     if name not in spec.sets:
         known = list(spec.sets) + (["fresh:SEED"] if spec.fresh_allowed else [])
         raise InstanceSetNotFound(

@@ -22,6 +22,7 @@ from adrs_bench.tasks.llm_routing import generate as routing_generate
 from adrs_bench.tasks.prism_placement import generate as prism_generate
 
 from conftest import ROUND_ROBIN, small_cases
+from test_fresh_cache import isolated_cache  # noqa: F401  (autouse: these sets go to a temporary cache)
 from test_spec_instances import case_json
 
 RESULTS = Path(__file__).resolve().parent.parent / "leaderboard" / "results"
@@ -89,7 +90,7 @@ def test_load_plain_fresh_names_the_replayable_set(fresh_task):
     seed = fresh_task.plugin.seeds[-1]
     assert drawn.name == f"fresh:{seed}" and drawn.fresh_seed == seed and drawn.held_out
     replayed = load_set(fresh_task, drawn.name)
-    assert fresh_task.plugin.seeds[-1] == seed
+    assert fresh_task.plugin.seeds == [seed] and replayed.cache.hit  # the replay reads the cache
     assert (replayed.name, replayed.sha256, replayed.fresh_seed) == (drawn.name, drawn.sha256, seed)
 
 

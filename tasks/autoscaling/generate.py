@@ -55,7 +55,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from adrs_bench.errors import InstanceSetNotFound
-from adrs_bench.instances import canonical_gzip, check_pinned
+from adrs_bench.instances import canonical_gzip, case_built, check_pinned
 from adrs_bench.serving import RequestSpec
 from adrs_bench.tasks.llm_routing.generate import sample_lengths
 
@@ -304,11 +304,20 @@ def reference_for(trace: Trace) -> Reference:
 
 
 def references_for(traces: Sequence[Trace], workers: int = 1) -> list[Reference]:
+    """The traces' references, in order; each one found is reported to instances.case_built (the
+    progress of a fresh set's load_set)."""
+    references: list[Reference] = []
     if workers > 1 and len(traces) > 1:
         import multiprocessing
         with multiprocessing.get_context("fork").Pool(min(workers, len(traces))) as pool:
-            return pool.map(reference_for, traces, chunksize=1)
-    return [reference_for(t) for t in traces]
+            for reference in pool.imap(reference_for, traces, chunksize=1):
+                references.append(reference)
+                case_built(len(references), len(traces))
+        return references
+    for trace in traces:
+        references.append(reference_for(trace))
+        case_built(len(references), len(traces))
+    return references
 
 
 # --------------------------------------------------------------------------------------- storage

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adrs_bench.instances import canonical_gzip
+from adrs_bench.instances import canonical_gzip, case_built
 
 QUANTILE_PERCENTS = (0, 2.5, 5, 7.5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80,
                      85, 90, 92.5, 95, 96, 97, 97.5, 98, 98.5, 99, 99.5, 99.9, 100)
@@ -167,8 +167,14 @@ def fresh_seeds(seed: int) -> list[int]:
 
 
 def fresh_traces(seed: int) -> list[Trace]:
-    """A fresh 5 x 1000 s set for checking that a result is not tuned to dev."""
-    return [generate_trace(s, FRESH_DURATION) for s in fresh_seeds(seed)]
+    """A fresh 5 x 1000 s set for checking that a result is not tuned to dev; each trace made is
+    reported to instances.case_built (the progress of a fresh set's load_set)."""
+    seeds = fresh_seeds(seed)
+    traces = []
+    for s in seeds:
+        traces.append(generate_trace(s, FRESH_DURATION))
+        case_built(len(traces), len(seeds))
+    return traces
 
 
 def to_csv_gz(traces: list[Trace]) -> bytes:

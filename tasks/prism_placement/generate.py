@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from adrs_bench.instances import case_built
 from adrs_bench.tasks.prism_placement import exact
 from adrs_bench.tasks.prism_placement.kvpr import GPU_MEMORY_GB, ModelSpec
 
@@ -241,22 +242,26 @@ def _reference_job(args: tuple[dict, bool]) -> dict:
 def build_cases(set_name: str, *, references: bool = True, workers: int | None = 1) -> list[dict]:
     """The cases of a set, each with its "reference" unless `references` is False.
 
-    `workers` > 1 computes references in that many processes (results do not depend on it)."""
+    `workers` > 1 computes references in that many processes (results do not depend on it). Each
+    reference computed is reported to instances.case_built (the progress of a fresh set's load_set)."""
     kind, _ = _parse_set(set_name)
     cases = _raw_cases(set_name)
     if references:
         jobs = [(c, kind == "scale") for c in cases]
+        refs = [None] * len(jobs)
         if workers and workers > 1 and len(jobs) > 1:
             # Largest cases first, for balance; every reference is computed alone, so the
             # result does not depend on the order or on the number of workers.
             order = sorted(range(len(jobs)), key=lambda k: (-len(cases[k]["models"]), k))
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                done = list(pool.map(_reference_job, [jobs[k] for k in order], chunksize=1))
-            refs = [None] * len(jobs)
-            for k, ref in zip(order, done):
-                refs[k] = ref
+                for done, (k, ref) in enumerate(zip(order, pool.map(_reference_job, [jobs[k] for k in order],
+                                                                    chunksize=1)), 1):
+                    refs[k] = ref
+                    case_built(done, len(jobs))
         else:
-            refs = [_reference_job(j) for j in jobs]
+            for k, job in enumerate(jobs):
+                refs[k] = _reference_job(job)
+                case_built(k + 1, len(jobs))
         for case, ref in zip(cases, refs):
             case["reference"] = ref
     for case in cases:
