@@ -23,6 +23,7 @@ Progress = Callable[[int, int, InstanceOutcome], None]
 
 if TYPE_CHECKING:
     from .executors import Executor
+    from .runner import Cancellation
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,9 @@ def evaluate(task: Task | str, program: Path | str | None = None, set: str | Non
              max_failures: int | None = None, workers: int | None = None, label: str | None = None,
              progress: Progress | None = None, require_isolation: bool = False,
              meta: Mapping[str, str] | None = None, executor: "str | Executor" = "local",
-             address: str | None = None) -> Result:
+             address: str | None = None, cancellation: "Cancellation | None" = None,
+             tick: Callable[[str, float], None] | None = None,
+             building: Callable[[str], None] | None = None) -> Result:
     """Check and score `program` (a path) or `code` (the source itself; `program` then only names it)
     on `set` ("dev", "test", "fresh:SEED", ...), sandboxed. `cases` picks a subset by id; `deadline_s`
     bounds the whole evaluation and `max_failures` stops after that many timeouts, crashes or memory
@@ -110,7 +113,13 @@ def evaluate(task: Task | str, program: Path | str | None = None, set: str | Non
     `executor`: "local" (this process; `workers` sandboxed children at once, default 1), "ray" (the
     cases spread as Ray tasks over the cluster at `address`, or a local one; `workers` shares, default
     one per CPU), or an Executor. Scores never depend on it; the record's provenance names it. Under
-    Ray, `max_failures` counts within each share."""
+    Ray, `max_failures` counts within each share.
+
+    `cancellation` (a runner.Cancellation; local executor) lets another thread or a signal handler stop
+    the run and still get its Result: the cases finished keep their scores, the others are failed
+    `timeout`s "not run: <reason>", and the record says `provenance.interrupted` when any case was cut.
+    `tick(case_id, share)` reports progress within a long case (the serving tasks' simulated time);
+    `building(line)` reports, one line at a time, the building of a fresh set (minutes, unless cached)."""
     from .executors import get_executor, run_spread
     from .instances import load_set
     from .runner import build_record
@@ -130,15 +139,35 @@ def evaluate(task: Task | str, program: Path | str | None = None, set: str | Non
         from .results import parse_meta
 
         meta = parse_meta([f"{key}={value}" for key, value in meta.items()])  # the keys checked in one place
-    full = load_set(loaded, set or loaded.spec.default_set)
+    full = load_with_progress(loaded, set or loaded.spec.default_set, building)
     subset = pick_cases(loaded, full.cases, cases)
     instance_set = full if len(subset) == len(full.cases) else subset_of(loaded, full, subset)
     submission = check_submission(path, loaded.spec, source=code)
     outcomes, isolations, jobs = run_spread(runner, loaded, submission, subset, progress, deadline_s, max_failures,
-                                            require_isolation, run_started)
+                                            require_isolation, run_started, cancellation, tick)
     record = build_record(loaded, instance_set, submission, label or path.stem, outcomes,
-                          time.monotonic() - started, jobs, isolations, runner.name, meta=dict(meta or {}))
+                          time.monotonic() - started, jobs, isolations, runner.name, meta=dict(meta or {}),
+                          interrupted=was_cut(cancellation, outcomes))
     return result_of(loaded, record, outcomes, subset)
+
+
+def load_with_progress(task: Task, name: str, building: Callable[[str], None] | None):
+    """The set `name`; for a fresh one, `building` hears about it as it is built."""
+    from .instances import is_fresh, load_set
+
+    if building is None or not is_fresh(name):
+        return load_set(task, name)
+    building(f"building {name} from the generator (with its references; this can take minutes)...")
+    return load_set(task, name)
+
+
+def was_cut(cancellation, outcomes: Sequence[InstanceOutcome]) -> bool:
+    """Whether a cancellation stopped any case of the run (one that came after the last case cut nothing)."""
+    from .runner import NOT_RUN
+
+    if cancellation is None or not cancellation.cancelled:
+        return False
+    return any(o.message == f"{NOT_RUN}{cancellation.reason}" for o in outcomes)
 
 
 def check_limits(deadline_s: float | None, max_failures: int | None) -> None:

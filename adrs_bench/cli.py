@@ -1,5 +1,6 @@
 """The `adrs-bench` command: a thin click layer over the library. It parses, calls, prints, and
-turns every AdrsError into a one-line `error: ...` with a non-zero exit status."""
+turns every AdrsError into a one-line `error: ...` with its exit status (errors.py has the list);
+anything unexpected is one line too, its traceback saved to a file."""
 from __future__ import annotations
 
 import functools
@@ -11,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import AdrsError
+from .errors import EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, AdrsError
 
 # The harness itself needs no threaded BLAS, and sandboxed children must run single-threaded:
 # set this before anything imports numpy (children inherit the loaded library).
@@ -20,6 +21,10 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "
 
 
 def one_line_errors(func):
+    """Every way a command can fail ends in one line on stderr and a documented exit status: an
+    AdrsError as it is; Ctrl-C before anything was kept; and anything else (a bug in adrs-bench) with
+    its traceback saved to a file whose path the line gives."""
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
@@ -27,11 +32,25 @@ def one_line_errors(func):
         except AdrsError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: stopped before anything could be kept; nothing was saved", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            from .outputs import save_traceback
+
+            saved = save_traceback(exc)
+            text = " ".join(str(exc).split())[:200]
+            where = f"; the traceback is in {saved}" if saved else ""
+            click.echo(f"error: internal error in adrs-bench ({type(exc).__name__}: {text}){where}; please report "
+                       "it", err=True)
+            sys.exit(EXIT_INTERNAL)
 
     return wrapper
 
 
-@click.group()
+@click.group(epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="adrs-bench")
 def main() -> None:
     """Score AI-written systems algorithms on frozen, seeded instances, sandboxed.
@@ -90,15 +109,18 @@ def show(task: str) -> None:
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @one_line_errors
 def new(task: str, file: Path, force: bool) -> None:
-    """Write a starter submission for TASK to FILE; it runs as it is."""
+    """Write a starter submission for TASK to FILE: the task's example, commented field by field, whose
+    "Try it" line names FILE. It runs as it is."""
     from .errors import UsageError
     from .registry import get_task
+    from .starter import starter_text
 
     spec = get_task(task).spec
     if file.exists() and not force:
         raise UsageError(f"expected a new file, got an existing {file}; pick another name or pass --force")
+    text = starter_text(spec, file)
     file.parent.mkdir(parents=True, exist_ok=True)
-    file.write_text(spec.path(spec.example).read_text())
+    file.write_text(text)
     click.echo(f"wrote {file}; try: adrs-bench run {spec.name} {file}")
 
 
@@ -119,20 +141,6 @@ def validate(task: str, file: Path) -> None:
                f"(sha256 {checked.sha256[:12]})")
 
 
-def progress_printer(enabled: bool):
-    started = time.monotonic()
-
-    def show(done: int, total: int, outcome) -> None:
-        if not enabled or time.monotonic() - started < 1.0:
-            return
-        end = "\n" if done == total else ""
-        click.echo(f"\r[{done}/{total}] {outcome.id} {outcome.status}".ljust(60), err=True, nl=False)
-        if end:
-            click.echo("", err=True)
-
-    return show
-
-
 def executor_options(command):
     command = click.option("--address", help="With --executor ray: the cluster's head, HOST:PORT (e.g. HEAD:6379) or "
                                              "'auto'; default: RAY_ADDRESS, else a local cluster started now.")(command)
@@ -147,7 +155,7 @@ def make_executor(executor: str, workers: int | None, address: str | None):
     return get_executor(executor, workers, address)
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES_HELP)
 @click.argument("task")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @click.option("--set", "set_name", help="Instance set (default: the task's default_set), or fresh:SEED.")
@@ -163,7 +171,8 @@ def make_executor(executor: str, workers: int | None, address: str | None):
                    "spread over (ray, default one per CPU of the cluster). Scores do not depend on it.")
 @executor_options
 @click.option("--strict", is_flag=True, help="Exit 1 if any instance failed.")
-@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("--quiet", is_flag=True, help="No progress on stderr (by default: a line redrawn on a terminal, "
+                                            "else one line per finished case).")
 @click.option("--require-isolation", is_flag=True,
               help="Refuse to run unless every sandbox child has the full OS boundary (docs/sandbox.md).")
 @click.option("--deadline", "deadline_s", type=click.FloatRange(min=0, min_open=True),
@@ -181,40 +190,55 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
     """Run FILE (default: the task's shipped example) on an instance set and score it.
 
     With --executor ray the cases are spread as Ray tasks over the cluster at --address (or a local one);
-    the record is the one a local run writes, except provenance.executor."""
+    the record is the one a local run writes, except provenance.executor.
+
+    Ctrl-C or SIGTERM (local executor) stops the run, keeps every finished case and saves a record
+    marked interrupted (the cases not run count as failed); a second one stops at once."""
     from .sandbox import forkserver
 
     if executor == "local":
         forkserver.prestart()  # first: the fork server boots while this process imports and loads the set
     from . import results
     from .api import evaluate
+    from .console import RunProgress
     from .instances import is_fresh, parse_fresh, resolve_fresh
+    from .interrupt import StopOnSignals
+    from .outputs import writable_folder
     from .registry import get_task
     from .report import failures_table, summary_table
+    from .runner import Cancellation
 
     meta = results.parse_meta(meta_pairs)  # refused before anything runs
     loaded = get_task(task)
-    if file is None:
+    example = file is None
+    if example:
         file = loaded.spec.path(loaded.spec.example)
         label = label or "example"
+    if not no_save:
+        writable_folder(out, "--out")  # before the first case: a bad folder must not cost the run
+    if artifacts:
+        writable_folder(artifacts, "--artifacts")
     if set_name and is_fresh(set_name):
         set_name = resolve_fresh(set_name)  # plain `fresh`: the seed is drawn here, so the note names the set
         parse_fresh(set_name)  # a malformed seed is refused before the note
-        if not quiet:
-            click.echo(f"building {set_name} from the generator (with its references; this can take minutes)...",
-                       err=True)
     runner = make_executor(executor, workers, address)
-    result = evaluate(loaded, file, set_name, label=label, progress=progress_printer(not quiet), workers=workers,
-                      require_isolation=require_isolation, deadline_s=deadline_s, max_failures=max_failures,
-                      meta=meta, executor=runner)
+    shown = None if quiet else RunProgress()
+    cancellation = Cancellation()  # only the local executor registers with it (Ray shares return whole)
+    with StopOnSignals(cancellation) as stop:
+        try:
+            result = evaluate(loaded, file, set_name, label=label, progress=shown and shown.case_done,
+                              tick=shown and shown.tick, workers=workers, require_isolation=require_isolation,
+                              deadline_s=deadline_s, max_failures=max_failures, meta=meta, executor=runner,
+                              cancellation=cancellation, building=shown and shown.building)
+        finally:
+            if shown:
+                shown.close()
     record, outcomes = dict(result.record), result.outcomes
     isolation = record["provenance"].get("isolation")
     if isolation and isolation["missing"]:
         click.echo("warning: the sandbox ran without " + "; ".join(isolation["missing"]) +
                    " (recorded in the result; see docs/sandbox.md)", err=True)
-    saved = None if no_save else results.save(record, out / results.default_filename(record))
-    if artifacts:
-        written = loaded.plugin.write_artifacts(result.cases, outcomes, artifacts)
+    saved = None if no_save else save_record(record, out)
     if as_json:
         click.echo(results.dumps(record), nl=False)
     else:
@@ -224,10 +248,48 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
             click.echo("\n" + failures)
         if saved:
             click.echo(f"\nresult record: {saved}")
-        if artifacts:
-            click.echo("artifacts: " + ", ".join(str(p) for p in written))
+        if example and not stop.received:
+            click.echo(f"\nThat was the shipped example. Write your own: adrs-bench new {loaded.spec.name} mine.py, "
+                       f"then adrs-bench run {loaded.spec.name} mine.py")
+    if artifacts:
+        write_artifacts(loaded, result, artifacts, as_json)
+    if stop.received:
+        finished = sum(1 for o in outcomes if not o.message.startswith("not run: "))
+        where = f"the partial record: {saved}" if saved else "no record (--no-save)"
+        click.echo(f"interrupted ({stop.name}): {finished} of {len(outcomes)} cases finished; {where}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     if strict and record["aggregate"]["failed"]:
         sys.exit(1)
+
+
+def save_record(record: dict, out: Path) -> Path:
+    """Save the record in `out`; if that fails now (the folder went away mid-run), in the temporary
+    folder instead, with a warning: the scores a run computed are never lost."""
+    import tempfile
+
+    from . import results
+
+    name = results.default_filename(record)
+    try:
+        return results.save(record, out / name)
+    except OSError as exc:
+        fallback = results.save(record, Path(tempfile.gettempdir()) / name)
+        click.echo(f"warning: could not write {out / name} ({exc.strerror or exc}); saved the record to {fallback}",
+                   err=True)
+        return fallback
+
+
+def write_artifacts(loaded, result, directory: Path, quiet: bool) -> None:
+    """The per-instance files after the record and the table are out: if these fail, nothing else is lost."""
+    from .errors import OutputNotWritable
+
+    try:
+        written = loaded.plugin.write_artifacts(result.cases, result.outcomes, directory)
+    except OSError as exc:
+        raise OutputNotWritable(f"expected to write the artifacts to {directory}, got {exc.strerror or exc}; the "
+                                "record is saved: free space or pass another --artifacts and re-run") from None
+    if not quiet:
+        click.echo("artifacts: " + ", ".join(str(p) for p in written))
 
 
 @main.command("run-many")
@@ -260,11 +322,18 @@ def run_many(task: str, files: tuple[Path, ...], set_name: str | None, out: Path
     from .api import CandidateError, evaluate_many
     from .registry import get_task
 
+    from .outputs import writable_folder
+
     loaded = get_task(task)
+    if not no_save:
+        writable_folder(out, "--out")
     runner = make_executor(executor, workers, address)
     started = time.monotonic()
+    saved: dict[int, Path] = {}  # id(entry) -> its record, saved as each candidate finishes
 
     def show(done: int, total: int, entry) -> None:
+        if not isinstance(entry, CandidateError) and not no_save:
+            saved[id(entry)] = save_record(dict(entry.record), out)  # kept even if the generation is stopped
         if quiet:
             return
         if isinstance(entry, CandidateError):
@@ -273,15 +342,19 @@ def run_many(task: str, files: tuple[Path, ...], set_name: str | None, out: Path
             name, what = entry.record["submission"]["label"], f"{entry.score:.4f} ({entry.ok} ok, {entry.failed} failed)"
         click.echo(f"[{done}/{total}] {time.monotonic() - started:.1f} s {name}: {what}", err=True)
 
-    entries = evaluate_many(loaded, list(files), set_name, executor=runner, deadline_s=deadline_s,
-                            max_failures=max_failures, progress=show, require_isolation=require_isolation)
+    try:
+        entries = evaluate_many(loaded, list(files), set_name, executor=runner, deadline_s=deadline_s,
+                                max_failures=max_failures, progress=show, require_isolation=require_isolation)
+    except KeyboardInterrupt:
+        where = f"; their records are in {out}" if saved else ""
+        click.echo(f"interrupted: {len(saved)} of {len(files)} candidates finished{where}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     rows = []
     for file, entry in zip(files, entries):
         if isinstance(entry, CandidateError):
             rows.append((str(file), "-", "-", "-", f"not run ({entry.kind})"))
             continue
-        saved = "" if no_save else str(results.save(dict(entry.record), out / results.default_filename(entry.record)))
-        rows.append((str(file), f"{entry.score:.4f}", entry.ok, entry.failed, saved))
+        rows.append((str(file), f"{entry.score:.4f}", entry.ok, entry.failed, str(saved.get(id(entry), ""))))
     click.echo(tabulate(rows, headers=("candidate", "score", "ok", "failed", "result record"), tablefmt="simple"))
 
 

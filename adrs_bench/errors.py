@@ -1,12 +1,25 @@
 """Every error the harness reports to a user is one of these: one line saying what was expected,
-what was got, and what to do. The CLI prints `error: <message>` and exits with `exit_code`."""
+what was got, and what to do. The CLI prints `error: <message>` and exits with `exit_code`.
+
+The exit statuses, one place (the CLI's --help and docs/cli.md say the same): a script can tell "the
+program is bad" (1) from "you called me wrong" (2)."""
 from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the submission was refused, or failed cases with --strict, or a gate regressed, or a check failed
+EXIT_USAGE = 2  # usage or configuration: an unknown task or set, a missing file, unreadable records, a bad option
+EXIT_INTERNAL = 3  # a bug in adrs-bench: one line plus a saved traceback file
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: the finished cases are saved in a record marked interrupted
+
+EXIT_CODES_HELP = ("Exit status: 0 ok; 1 the submission was refused, failed cases with --strict, a gate regressed "
+                   "or a check failed; 2 usage or configuration error; 3 internal error (a traceback file is saved); "
+                   "130 interrupted (Ctrl-C or SIGTERM).")
 
 
 class AdrsError(Exception):
     """Base of all user-facing errors."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class TaskNotFound(AdrsError):
@@ -30,7 +43,9 @@ class SubmissionNotFound(AdrsError):
 
 
 class InvalidSubmission(AdrsError):
-    """The submission fails the static check (syntax, policy, imports, entry point)."""
+    """The submission fails the static check (syntax, policy, imports, entry point): the program is bad."""
+
+    exit_code = EXIT_FAILED
 
 
 class ResultFileError(AdrsError):
@@ -52,11 +67,13 @@ class AggregateMismatch(ResultFileError):
 class NotComparable(AdrsError):
     """Two results cannot be compared (other task version, instance set or evaluator)."""
 
-    exit_code = 2
-
 
 class UsageError(AdrsError):
     pass
+
+
+class OutputNotWritable(UsageError):
+    """An output folder (--out, --artifacts) cannot be written: refused before the first case runs."""
 
 
 class IsolationUnavailable(AdrsError):

@@ -13,6 +13,9 @@ server per process), the same limits, the same scoring, so scores never depend o
     executor.shares(task, count)       # how one run's `count` cases are spread as jobs (ranges)
     executor.map(work, on_outcome)     # work: [(Job, cases)]; yields (index, Part | JobFailure) as they
                                        # finish; closing it early (Ctrl-C, an exception) ends every job
+    executor.map(work, on_outcome, cancellation=..., on_tick=...)   # local only: a runner.Cancellation
+                                       # that ends the jobs keeping their finished cases, and progress
+                                       # within long cases (Ray returns each share whole and ignores both)
     executor.close()
 
 `LocalExecutor(workers)` is today's `--workers` threads in this process; `RayExecutor` (ray_executor.py,
@@ -132,7 +135,7 @@ def resolve_task(task):
 
 
 def run_job(job: Job, cases: Sequence, on_outcome: Callable[[Any], None] | None = None,
-            cancellation=None) -> Part | JobFailure:
+            cancellation=None, on_tick: Callable[[str, float], None] | None = None) -> Part | JobFailure:
     """Run `job` on `cases` here: check the program (again, if it travelled), run it in this process's
     sandboxed children under the task's limits, score. A program that cannot be run, or a machine that
     cannot sandbox it (an AdrsError), comes back as a JobFailure; anything else (Ctrl-C, an exception a
@@ -155,7 +158,7 @@ def run_job(job: Job, cases: Sequence, on_outcome: Callable[[Any], None] | None 
         progress = (lambda done, total, outcome: on_outcome(outcome)) if on_outcome else None
         outcomes = run_cases(task, submission, list(cases), progress, job.workers, isolations, job.require_isolation,
                              deadline_s=job.deadline_s, max_failures=job.max_failures, elapsed_before=elapsed,
-                             cancellation=cancellation)
+                             cancellation=cancellation, tick=on_tick)
         if not job.details:
             outcomes = [dataclasses.replace(outcome, detail=None) for outcome in outcomes]
         return Part(tuple(outcomes), tuple(isolations), __version__, evaluator_sha256(task), submission.sha256,
@@ -193,8 +196,8 @@ class Executor(Protocol):
 
     def shares(self, task, count: int) -> list[range]: ...
 
-    def map(self, work: Sequence[tuple[Job, Sequence]],
-            on_outcome: OutcomeHook | None = None) -> Iterator[tuple[int, Part | JobFailure]]: ...
+    def map(self, work: Sequence[tuple[Job, Sequence]], on_outcome: OutcomeHook | None = None, *,
+            cancellation=None, on_tick=None) -> Iterator[tuple[int, Part | JobFailure]]: ...
 
     def close(self) -> None: ...
 
@@ -219,7 +222,7 @@ class LocalExecutor:
     def shares(self, task, count: int) -> list[range]:
         return [range(count)] if count else []
 
-    def map(self, work, on_outcome=None):
+    def map(self, work, on_outcome=None, *, cancellation=None, on_tick=None):
         from .runner import Cancellation
 
         work = list(work)
@@ -237,9 +240,9 @@ class LocalExecutor:
 
         if self.workers == 1 or len(work) <= 1:
             for index, (job, cases) in enumerate(work):
-                yield index, run_job(job, cases, hook(index))
+                yield index, run_job(job, cases, hook(index), cancellation, on_tick)
             return
-        cancellation = Cancellation()
+        cancellation = cancellation or Cancellation()
         done: queue.Queue = queue.Queue()
         lock = threading.Lock()
         upcoming = iter(range(len(work)))
@@ -252,7 +255,7 @@ class LocalExecutor:
                     return
                 job, cases = work[index]
                 try:
-                    part = run_job(job, cases, hook(index), cancellation)
+                    part = run_job(job, cases, hook(index), cancellation, on_tick)
                 except BaseException as exc:  # never lose a job silently
                     part = failure_of(exc)
                 done.put((index, part))
@@ -318,10 +321,12 @@ def check_part(part: Part, task, submission_sha256: str, evaluator: str | None =
 
 
 def run_spread(executor: Executor, task, submission, cases: Sequence, progress=None, deadline_s=None,
-               max_failures=None, require_isolation: bool = False,
-               run_started: float | None = None) -> tuple[list, list, int]:
+               max_failures=None, require_isolation: bool = False, run_started: float | None = None,
+               cancellation=None, tick=None) -> tuple[list, list, int]:
     """One run's cases spread over `executor`'s jobs and merged back in case order: (outcomes, isolations,
-    jobs). `progress(done, total, outcome)` as each case is known. A failed share raises (one line)."""
+    jobs). `progress(done, total, outcome)` as each case is known, `tick(case_id, share)` within a long
+    case (local only). A failed share raises (one line). `cancellation` (a runner.Cancellation, local
+    only) ends the run early keeping every finished case; the others are "not run: <reason>"."""
     from contextlib import closing
 
     shares = executor.shares(task, len(cases))
@@ -338,7 +343,7 @@ def run_spread(executor: Executor, task, submission, cases: Sequence, progress=N
     outcomes: list = [None] * len(cases)
     isolations: list = []
     evaluator = None
-    with closing(executor.map(jobs, counted)) as finished:
+    with closing(executor.map(jobs, counted, cancellation=cancellation, on_tick=tick)) as finished:
         for index, part in finished:
             if isinstance(part, JobFailure):
                 raise part.error()

@@ -21,20 +21,37 @@ class Verdict:
 
 
 def check_comparable(new: dict, old: dict) -> None:
-    if new["task"]["id"] != old["task"]["id"]:
+    """Refuse, naming the real mismatch (most basic first): an interrupted run, another task, another
+    version of the task, another instance set, another evaluator."""
+    for which, record in (("NEW", new), ("OLD", old)):
+        if results.is_interrupted(record):
+            raise NotComparable(
+                f"expected two complete runs, got an interrupted {which} ({results.not_run_count(record)} of "
+                f"{record['set']['cases']} cases never ran); run {record['submission']['label']} to the end first")
+    if new["task"]["name"] != old["task"]["name"]:
         raise NotComparable(
-            f"expected results of one task version, got {new['task']['id']} and {old['task']['id']}; "
-            "re-run the older submission on the current task")
+            f"expected results of one task, got {new['task']['name']} (NEW) and {old['task']['name']} (OLD); "
+            "gate a submission against a record of the same task")
+    if new["task"]["id"] != old["task"]["id"]:
+        older, newer = sorted((new, old), key=lambda r: r["task"]["version"])
+        which = "OLD" if older is old else "NEW"
+        raise NotComparable(
+            f"expected results of one task version, got {new['task']['id']} (NEW) and {old['task']['id']} (OLD); "
+            f"re-run the {which} submission ({older['submission']['label']}) on {newer['task']['id']}")
+    if new["set"]["name"] != old["set"]["name"]:
+        raise NotComparable(
+            f"expected results on the same instance set, got {new['set']['name']} (NEW) and {old['set']['name']} "
+            f"(OLD); run both on one set (--set {old['set']['name']})")
     if new["set"]["sha256"] != old["set"]["sha256"]:
         raise NotComparable(
-            f"expected results on the same instance set, got {new['set']['name']} "
-            f"({new['set']['sha256'][:12]}) and {old['set']['name']} ({old['set']['sha256'][:12]}); "
-            "run both on one set")
+            f"expected results on the same instance set, got {new['set']['name']} with sha256 "
+            f"{new['set']['sha256'][:12]} (NEW) and {old['set']['sha256'][:12]} (OLD): the set's file changed; "
+            "re-run both with this adrs-bench")
     if new["provenance"]["evaluator_sha256"] != old["provenance"]["evaluator_sha256"]:
         raise NotComparable(
             "expected results scored by the same evaluator, got evaluator sha256 "
-            f"{new['provenance']['evaluator_sha256'][:12]} and {old['provenance']['evaluator_sha256'][:12]}; "
-            "re-run the older submission with this adrs-bench")
+            f"{new['provenance']['evaluator_sha256'][:12]} (NEW) and {old['provenance']['evaluator_sha256'][:12]} "
+            "(OLD); re-run both with this adrs-bench")
 
 
 def compare_records(new: dict, old: dict, tolerance: float = 0.0) -> Verdict:

@@ -35,7 +35,13 @@ def load_records(results_dir: Path) -> list[dict]:
     if not paths:
         raise UsageError(f"expected result records (*.json) in {results_dir}, found none; run a submission with "
                          f"--out {results_dir} first")
-    return [dict(results.load(p), _file=p.name) for p in paths]
+    records = [dict(results.load(p), _file=p.name) for p in paths]
+    for record in records:
+        if results.is_interrupted(record):
+            raise UsageError(f"expected complete runs in {results_dir}, got {record['_file']}, an interrupted run "
+                             f"({results.not_run_count(record)} of {record['set']['cases']} cases never ran); "
+                             "remove it or run the submission to the end")
+    return records
 
 
 def ranks(scores: list[float], direction: str) -> list[int]:

@@ -89,7 +89,9 @@ class RayExecutor:
         """Start one job (its cases: a list, or the ref of one already put) and return its ref."""
         return remote_job().options(num_cpus=self.cpus_for(job.task)).remote(job.shipped(), cases)
 
-    def map(self, work: Sequence, on_outcome=None):
+    def map(self, work: Sequence, on_outcome=None, *, cancellation=None, on_tick=None):
+        """Each job as a Ray task; a share comes back whole, so `cancellation` and `on_tick` (local
+        executor features) are not used: closing the iterator early cancels every task instead."""
         puts: dict[int, object] = {}  # one copy of each distinct case list in the object store
         index_of = {}
         for index, (job, cases) in enumerate(work):

@@ -137,10 +137,17 @@ def check_aggregate(record: dict, what: str) -> None:
 
 def load(path: Path | str) -> dict:
     path = Path(path)
+    if path.is_dir():
+        inside = sorted(path.glob("*.json"))
+        hint = f"pass one of its records, e.g. {inside[0]}" if inside else "pass the path of a *.json record"
+        raise ResultFileError(f"expected a result file, got the directory {path}; {hint}")
     try:
         record = json.loads(path.read_text())
     except FileNotFoundError:
         raise ResultFileError(f"expected a result file at {path}, found none; check the path") from None
+    except OSError as exc:
+        raise ResultFileError(f"expected a readable result file at {path}, got {exc.strerror or exc}; check its "
+                              "permissions") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultFileError(f"{path}: expected a JSON result record, got unparsable data ({exc}); "
                               "re-run the submission") from None
@@ -185,4 +192,15 @@ def default_filename(record: dict) -> str:
     label (two candidates both named main.py) from overwriting each other's records."""
     label = re.sub(r"[^A-Za-z0-9_.-]+", "_", record["submission"]["label"])
     set_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", record["set"]["name"]).strip("-")
-    return f"{record['task']['id']}__{set_name}__{label}__{record['submission']['sha256'][:8]}.json"
+    cut = ".interrupted" if is_interrupted(record) else ""  # never overwrites the complete run's record
+    return f"{record['task']['id']}__{set_name}__{label}__{record['submission']['sha256'][:8]}{cut}.json"
+
+
+def is_interrupted(record: dict) -> bool:
+    """Whether the user stopped this run before every case ran (its missing cases count as failed)."""
+    return bool(record["provenance"].get("interrupted"))
+
+
+def not_run_count(record: dict) -> int:
+    """How many of a record's cases never ran to an answer ("not run: ..." timeouts)."""
+    return sum(1 for i in record["instances"] if i["message"].startswith("not run: "))

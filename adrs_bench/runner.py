@@ -27,6 +27,7 @@ from .sandbox.session import SandboxSession
 from .task_api import InstanceOutcome
 
 Progress = Callable[[int, int, InstanceOutcome], None]
+Tick = Callable[[str, float], None]  # (case id, share of the case done, 0..1) while a long case runs
 
 
 def case_seed(plugin, case) -> int:
@@ -64,6 +65,8 @@ def bootstrap_ci90(scores: Sequence[float], resamples: int = 2000) -> list[float
 # Failures that cost the most (a case's whole time, or a re-forked child): what max_failures counts.
 COSTLY_FAILURES = frozenset({TIMEOUT, CRASHED, MEMORY})
 NOT_RUN = "not run: "  # how every case a stopped run never reached begins its message
+CANCELLED = "the evaluation was cancelled"  # the default reason a Budget is cancelled for
+INTERRUPTED = "interrupted"  # the reason when the user stopped the run (Ctrl-C, SIGTERM)
 
 
 class Budget:
@@ -82,10 +85,13 @@ class Budget:
         self.failures = 0
         self.lock = threading.Lock()
         self.cancelled = False
+        self.reason = CANCELLED
         self.sessions: set[SandboxSession] = set()  # open now, one per worker
 
-    def cancel(self) -> None:
-        """The caller was interrupted: start no case, and end every running child now."""
+    def cancel(self, reason: str = CANCELLED) -> None:
+        """The caller was interrupted: start no case, and end every running child now. The cases cut
+        short and those never started are `timeout` outcomes, "not run: <reason>"."""
+        self.reason = reason
         self.cancelled = True
         with self.lock:
             sessions = list(self.sessions)
@@ -111,7 +117,7 @@ class Budget:
         """The outcome of a case that must not start, or None when it may."""
         elapsed = time.monotonic() - self.started
         if self.cancelled:
-            message = f"{NOT_RUN}the evaluation was cancelled"
+            message = f"{NOT_RUN}{self.reason}"
         elif self.max_failures is not None and self.failures >= self.max_failures:
             message = f"{NOT_RUN}{self.failures} failures (max_failures {self.max_failures})"
         elif self.deadline_s is not None and elapsed >= self.deadline_s:
@@ -122,10 +128,18 @@ class Budget:
             return None
         return InstanceOutcome(case_id, TIMEOUT, message, plugin.failed_score, 0.0, plugin.failed_metrics(case))
 
+    def cut_short(self, plugin, case, outcome: InstanceOutcome) -> InstanceOutcome:
+        """A case whose child was killed by a cancellation did not fail: it was not let finish. It counts
+        as failed all the same, as a case never started does ("not run: <reason>")."""
+        if not self.cancelled or outcome.ok:
+            return outcome
+        return InstanceOutcome(outcome.id, TIMEOUT, f"{NOT_RUN}{self.reason}", plugin.failed_score, outcome.seconds,
+                               plugin.failed_metrics(case))
+
 
 def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indices: Sequence[int],
               outcomes: list, budget: Budget, progress: Callable[[InstanceOutcome], None],
-              isolations: list, require_isolation: bool = False) -> None:
+              isolations: list, require_isolation: bool = False, tick: Tick | None = None) -> None:
     """Run the cases at `indices` in one sandboxed child (re-forked after a failure).
 
     One-call tasks are pipelined: as soon as the child answers case i, case i+1 is sent, and the parent
@@ -140,7 +154,7 @@ def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indice
         with budget.lock:
             budget.sessions.add(session)
         try:
-            run_cases_in(session, plugin, limits, cases, indices, outcomes, budget, progress)
+            run_cases_in(session, plugin, limits, cases, indices, outcomes, budget, progress, tick)
         finally:
             with budget.lock:
                 budget.sessions.discard(session)
@@ -149,14 +163,18 @@ def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indice
 
 
 def run_cases_in(session: SandboxSession, plugin, limits, cases: Sequence, indices: Sequence[int], outcomes: list,
-                 budget: Budget, progress: Callable[[InstanceOutcome], None]) -> None:
-    """The body of `run_share`, with the child's session open."""
+                 budget: Budget, progress: Callable[[InstanceOutcome], None], tick: Tick | None = None) -> None:
+    """The body of `run_share`, with the child's session open. `tick(case_id, share)` is called while a
+    stateful task's case runs (the share of its simulated time done), for progress within long cases."""
     if hasattr(plugin, "run_case"):  # a stateful task drives the child itself (many calls per case)
         for index in indices:
             case = cases[index]
             case_id = plugin.case_id(case)
-            outcome = (budget.refusal(plugin, case, case_id) or
-                       plugin.run_case(session, case, case_seed(plugin, case), limits, budget.remaining()))
+            outcome = budget.refusal(plugin, case, case_id)
+            if outcome is None:
+                on_share = (lambda share, case_id=case_id: tick(case_id, share)) if tick else None
+                outcome = budget.cut_short(plugin, case, plugin.run_case(
+                    session, case, case_seed(plugin, case), limits, budget.remaining(), progress=on_share))
             outcomes[index] = outcome
             progress(outcome)
         return
@@ -178,8 +196,9 @@ def run_cases_in(session: SandboxSession, plugin, limits, cases: Sequence, indic
             status, message, score, metrics, detail = plugin.evaluate(case, reply.value)
             outcome = InstanceOutcome(case_id, status, message, score, reply.seconds, metrics, detail)
         else:
-            outcome = InstanceOutcome(case_id, reply.status, reply.message, plugin.failed_score,
-                                      reply.seconds or (time.monotonic() - sent), plugin.failed_metrics(case))
+            outcome = budget.cut_short(plugin, case, InstanceOutcome(
+                case_id, reply.status, reply.message, plugin.failed_score, reply.seconds or (time.monotonic() - sent),
+                plugin.failed_metrics(case)))
         outcomes[index] = outcome
         progress(outcome)
 
@@ -220,32 +239,41 @@ class Cancellation:
         self.lock = threading.Lock()
         self.budgets: list[Budget] = []
         self.cancelled = False
+        self.reason = CANCELLED
 
     def register(self, budget: Budget) -> None:
         with self.lock:
             self.budgets.append(budget)
-            cancelled = self.cancelled
+            cancelled, reason = self.cancelled, self.reason
         if cancelled:
-            budget.cancel()
+            budget.cancel(reason)
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str = CANCELLED) -> None:
         with self.lock:
             self.cancelled = True
+            self.reason = reason
             budgets = list(self.budgets)
         for budget in budgets:
-            budget.cancel()
+            budget.cancel(reason)
+
+    @property
+    def started(self) -> bool:
+        """Whether any run has begun its cases under this handle (so cancelling it keeps their outcomes)."""
+        with self.lock:
+            return bool(self.budgets)
 
 
 def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progress: Progress | None = None,
               workers: int = 1, isolations: list | None = None, require_isolation: bool = False,
               deadline_s: float | None = None, max_failures: int | None = None, elapsed_before: float = 0.0,
-              cancellation: Cancellation | None = None) -> list[InstanceOutcome]:
+              cancellation: Cancellation | None = None, tick: Tick | None = None) -> list[InstanceOutcome]:
     """Every case's outcome, in case order. With workers > 1, each worker thread drives its own
     child over a contiguous share of the cases; scores do not depend on the number of workers.
     `deadline_s` bounds the whole run and `max_failures` stops after that many timeouts, crashes or
     memory kills; the cases not reached are `timeout` outcomes ("not run: ..."), never dropped.
     `elapsed_before` is the time the run had used before these cases (a share of a run spread over
-    machines); `cancellation`, if given, can end the run from another thread."""
+    machines); `cancellation`, if given, can end the run from another thread; `tick(case_id, share)`
+    reports progress within a long case of a stateful task."""
     outcomes: list = [None] * len(cases)
     isolations = [] if isolations is None else isolations
     budget = Budget(task.spec.limits.total_seconds, deadline_s, max_failures, elapsed_before)
@@ -264,13 +292,14 @@ def run_cases(task: Task, submission: CheckedSubmission, cases: Sequence, progre
     workers = max(1, min(workers, len(cases)))
     shares = [range(len(cases) * w // workers, len(cases) * (w + 1) // workers) for w in range(workers)]
     if workers == 1:
-        run_share(task, submission, cases, shares[0], outcomes, budget, report, isolations, require_isolation)
+        run_share(task, submission, cases, shares[0], outcomes, budget, report, isolations, require_isolation, tick)
     else:
         errors: list[BaseException] = []
 
         def work(share: range) -> None:
             try:
-                run_share(task, submission, cases, share, outcomes, budget, report, isolations, require_isolation)
+                run_share(task, submission, cases, share, outcomes, budget, report, isolations, require_isolation,
+                          tick)
             except BaseException as exc:  # a harness bug: surface it, never lose cases silently
                 errors.append(exc)
 
@@ -309,10 +338,11 @@ def weakest(isolations: Sequence[Isolation]) -> dict | None:
 def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmission, label: str,
                  outcomes: Sequence[InstanceOutcome], wall_seconds: float, workers: int = 1,
                  isolations: Sequence[Isolation] = (), executor: str = "local",
-                 meta: dict[str, str] | None = None) -> dict:
+                 meta: dict[str, str] | None = None, interrupted: bool = False) -> dict:
     """The result record of `outcomes` (one per case of `instance_set`, in set order). `submission`
     needs only `path` and `sha256`; `executor` names what ran the cases ("local", "ray"): the only
-    thing about a record that depends on it."""
+    thing about a record that depends on it. `interrupted`: the user stopped the run, so some cases
+    never ran (kept as failed; such a record is never ranked, gated or verified)."""
     import numpy
 
     spec = task.spec
@@ -335,6 +365,7 @@ def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmi
             "workers": workers,
             "executor": executor,
             **({"isolation": weakest(isolations)} if isolations else {}),
+            **({"interrupted": True} if interrupted else {}),
         },
         "limits": {k: v for k, v in dataclasses.asdict(spec.limits).items() if v is not None},
         "metric": {"name": spec.metric.name, "direction": spec.metric.direction},

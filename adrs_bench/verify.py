@@ -51,6 +51,9 @@ def cheap_differences(task, record: dict, program: Path) -> list[str]:
     from .runner import evaluator_sha256
 
     found = []
+    if results.is_interrupted(record):
+        found.append(f"interrupted: {results.not_run_count(record)} of {record['set']['cases']} cases never ran, so "
+                     "the record cannot be checked against a re-run; run the submission to the end")
     if record["task"]["id"] != task.spec.id:
         found.append(f"task: the record is {record['task']['id']}, this harness scores {task.spec.id}; "
                      "re-run the submission on the current version")

@@ -39,9 +39,10 @@ def settings() -> Settings:
 class SandboxedPolicy:
     """The controller's decide callable: one round trip to the child per control interval."""
 
-    def __init__(self, session, call_seconds: float, deadline: float, budget: float):
+    def __init__(self, session, call_seconds: float, deadline: float, budget: float, on_time=None):
         self.remote = RemoteCaller(session, call_seconds, deadline, budget, "the policy", "decide", "trace")
         self.calls = 0
+        self.on_time = on_time  # called with the simulated time at each call (progress within a trace)
 
     @property
     def child_seconds(self) -> float:
@@ -49,6 +50,8 @@ class SandboxedPolicy:
 
     def __call__(self, metrics: dict):
         self.calls += 1
+        if self.on_time is not None:
+            self.on_time(metrics["time"])
         return restore(self.remote.call({"op": "decide", "metrics": metrics}, describe_call(self.calls, metrics["time"])))
 
 
@@ -92,7 +95,8 @@ class Autoscaling:
         return {"requests": len(case.trace), "static_replicas": ref.static_replicas,
                 "static_gpu_hours": ref.static_gpu_hours}
 
-    def run_case(self, session, case, seed: int, limits, remaining: float) -> InstanceOutcome:
+    def run_case(self, session, case, seed: int, limits, remaining: float, progress=None) -> InstanceOutcome:
+        """One trace; `progress(share)` gets the share of the trace's simulated time done, at each call."""
         config = settings()
         budget = min(limits.instance_seconds, remaining)
         started = time.monotonic()
@@ -107,7 +111,8 @@ class Autoscaling:
         reply = session.call({"op": "init", "filename": session.filename}, seed, min(call_seconds, budget))
         if reply.status != OK:
             return failed(reply.status, f"creating Autoscaler(): {reply.message}")
-        policy = SandboxedPolicy(session, call_seconds, started + budget, budget)
+        on_time = (lambda now: progress(min(1.0, now / case.trace.duration))) if progress else None
+        policy = SandboxedPolicy(session, call_seconds, started + budget, budget, on_time)
         try:
             run = evaluator.simulate(config, case.trace.requests(), policy)
         except PolicyAbort as exc:
@@ -174,8 +179,9 @@ class Autoscaling:
         return lines
 
     def summary_columns(self) -> list[tuple[str, str]]:
-        return [("gpu_hours", "GPU-h"), ("static_gpu_hours", "static GPU-h"), ("slo_kept", "SLO kept"),
-                ("worst_p95_slowdown", "worst p95 slowdown"), ("mean_seconds", "s/trace")]
+        return [("gpu_hours", "GPU-hours (h)"), ("static_gpu_hours", "static GPU-hours (h)"),
+                ("slo_kept", "SLO kept (traces)"), ("worst_p95_slowdown", "worst p95 slowdown (x ideal)"),
+                ("mean_seconds", "wall s/trace")]
 
     def write_artifacts(self, cases, outcomes: Sequence[InstanceOutcome], directory: Path) -> list[Path]:
         """Replica count and load over time (CSV), slowdown percentiles (CSV), and a PNG per trace of

@@ -37,14 +37,17 @@ class SandboxedRouter:
     """The simulator's router callable: forwards each call to the child over the session."""
 
     def __init__(self, session: SandboxSession, journal: list, call_seconds: float, deadline: float,
-                 seed_budget: float, record_states: bool = True):
+                 seed_budget: float, record_states: bool = True, on_time=None):
         self.remote = RemoteCaller(session, call_seconds, deadline, seed_budget, "the router", "schedule", "seed")
         self.journal = journal
         self.record_states = record_states
         self.stats = RouterStats()
         self.outbox: list = []  # calls made while the queue was empty, not yet sent: ((call, time), call)
+        self.on_time = on_time  # called with the simulated time at each call (progress within a seed)
 
     def __call__(self, snapshot):
+        if self.on_time is not None:
+            self.on_time(snapshot.time)
         counters = []
         states = self.stats.replica_states
         for view in snapshot.replicas:
@@ -112,8 +115,10 @@ def request_specs(trace: Trace) -> list[RequestSpec]:
 
 
 def simulate_sandboxed(session: SandboxSession, trace: Trace, config: ClusterConfig, seed: int,
-                       call_seconds: float, seed_budget: float, record_states: bool = True) -> SeedRun:
-    """One seed: a fresh router object in the child, then the simulation with every call forwarded."""
+                       call_seconds: float, seed_budget: float, record_states: bool = True,
+                       progress=None) -> SeedRun:
+    """One seed: a fresh router object in the child, then the simulation with every call forwarded.
+    `progress(share)` gets the share of the trace's simulated time done, at each router call."""
     started = time.monotonic()
     deadline = started + seed_budget
     stats = RouterStats()
@@ -124,7 +129,8 @@ def simulate_sandboxed(session: SandboxSession, trace: Trace, config: ClusterCon
         return SeedRun(reply.status, f"creating Router(): {reply.message}", None, stats,
                        time.monotonic() - started)
     journal: list = []
-    router = SandboxedRouter(session, journal, call_seconds, deadline, seed_budget, record_states)
+    on_time = (lambda now: progress(min(1.0, now / trace.duration))) if progress else None
+    router = SandboxedRouter(session, journal, call_seconds, deadline, seed_budget, record_states, on_time)
     simulator = Simulator(config, request_specs(trace), router, journal=journal)
     try:
         result = simulator.run()

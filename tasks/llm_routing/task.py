@@ -48,12 +48,13 @@ class LlmRouting:
     def failed_metrics(self, case: Trace) -> dict:
         return evaluator.reference_metrics(case)
 
-    def run_case(self, session, case: Trace, seed: int, limits, remaining: float) -> InstanceOutcome:
+    def run_case(self, session, case: Trace, seed: int, limits, remaining: float, progress=None) -> InstanceOutcome:
+        """One seed; `progress(share)` gets the share of the trace's simulated time done, at each call."""
         case_id = self.case_id(case)
         budget = min(limits.instance_seconds, remaining)
         started = time.monotonic()
         run = simulate_sandboxed(session, case, evaluator.CLUSTER, seed,
-                                 limits.call_seconds or DEFAULT_CALL_SECONDS, budget)
+                                 limits.call_seconds or DEFAULT_CALL_SECONDS, budget, progress=progress)
         stats = run.stats
         timing = {"router_calls_made": stats.calls, "router_seconds": stats.child_seconds,
                   "wait_seconds": stats.wait_seconds}
@@ -114,8 +115,9 @@ class LlmRouting:
         return lines
 
     def summary_columns(self) -> list[tuple[str, str]]:
-        return [("mean_e2e", "mean e2e s"), ("llq_mean_e2e", "LLQ e2e s"), ("p99_e2e", "p99 e2e s"),
-                ("restarted_share", "restarted"), ("router_share", "router time"), ("mean_seconds", "s/seed")]
+        return [("mean_e2e", "mean e2e (s)"), ("llq_mean_e2e", "LLQ mean e2e (s)"), ("p99_e2e", "p99 e2e (s)"),
+                ("restarted_share", "restarted requests (share)"), ("router_share", "router time (share of wall)"),
+                ("mean_seconds", "wall s/seed")]
 
     def write_artifacts(self, cases: Sequence[Trace], outcomes: Sequence[InstanceOutcome], directory: Path) -> list[Path]:
         """The diagnostics Glia's researcher agent read: per request (vidur's request_metrics.csv),

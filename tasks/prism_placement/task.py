@@ -83,8 +83,9 @@ class PrismPlacement:
         return lines
 
     def summary_columns(self) -> list[tuple[str, str]]:
-        return [("optimal", "optimal"), ("mean_gap", "mean gap"), ("worst_gap", "worst gap"),
-                ("combined_score", "ADRS combined"), ("mean_seconds", "s/case")]
+        return [("optimal", "optimal (cases)"), ("mean_gap", "mean gap to reference (relative)"),
+                ("worst_gap", "worst gap (relative)"), ("combined_score", "ADRS combined"),
+                ("mean_seconds", "wall s/case")]
 
     def write_artifacts(self, cases: Sequence[Case], outcomes: Sequence[InstanceOutcome], directory: Path) -> list[Path]:
         directory.mkdir(parents=True, exist_ok=True)
