@@ -152,13 +152,25 @@ def evaluate(task: Task | str, program: Path | str | None = None, set: str | Non
 
 
 def load_with_progress(task: Task, name: str, building: Callable[[str], None] | None):
-    """The set `name`; for a fresh one, `building` hears about it as it is built."""
-    from .instances import is_fresh, load_set
+    """The set `name`; for a fresh one, `building` hears a line per case built (with the time left), or
+    that it came from the cache, and any warning about the cache."""
+    from .instances import build_progress_line, is_fresh, load_set, resolve_fresh
 
     if building is None or not is_fresh(name):
         return load_set(task, name)
-    building(f"building {name} from the generator (with its references; this can take minutes)...")
-    return load_set(task, name)
+    name = resolve_fresh(name)
+    started = time.monotonic()
+
+    def built(done: int, total: int) -> None:
+        building(build_progress_line(name, done, total, time.monotonic() - started))
+
+    loaded = load_set(task, name, progress=built)
+    if loaded.cache is not None:
+        if loaded.cache.hit:
+            building(f"{name}: from the cache ({loaded.cache.path})")
+        if loaded.cache.warning:
+            building(f"warning: {loaded.cache.warning}")
+    return loaded
 
 
 def was_cut(cancellation, outcomes: Sequence[InstanceOutcome]) -> bool:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import itertools
+import os
+import tempfile
 import textwrap
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
+
+# Fresh sets built by the tests are cached in a folder of this session, never the user's cache (set in
+# the environment, so the CLI run as a subprocess uses it too).
+os.environ["ADRS_BENCH_CACHE"] = tempfile.mkdtemp(prefix="adrs-bench-test-cache-")
 
 from adrs_bench.registry import Task, get_task
 from adrs_bench.runner import run_cases

@@ -44,10 +44,10 @@ def compute_model_placement(gpu_num, models):
 """
 
 
-def cli(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    env = dict(env or os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "adrs_bench.cli", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def descendants(pid: int) -> set[int]:
@@ -159,10 +159,13 @@ def test_sigkill_leaves_no_process_not_even_a_zombie(tmp_path, slow_program):
 
 def test_a_signal_before_any_case_stops_at_once_saving_nothing(tmp_path):
     """While the set loads (here: a fresh set being built) there is nothing to keep: stop now."""
-    process = cli("run", "autoscaling", "--set", "fresh:5", "--out", "out", cwd=tmp_path)
-    wait_for_lines(process, 1)  # "building fresh:5 ..."
+    process = cli("run", "autoscaling", "--set", "fresh:5", "--out", "out", cwd=tmp_path,
+                  env=dict(os.environ, ADRS_BENCH_CACHE=str(tmp_path / "cache")))  # an empty cache: it builds
+    time.sleep(3)  # building this set takes minutes: no case can have started
+    below = descendants(process.pid)  # the fork server, started first
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
+    assert not gone(below)
     assert process.returncode == EXIT_INTERRUPTED
     assert stderr.strip().splitlines()[-1] == ("interrupted: stopped before anything could be kept; "
                                                "nothing was saved")
