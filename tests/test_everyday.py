@@ -294,10 +294,10 @@ def test_off_a_terminal_progress_is_one_plain_line_per_finished_case(tmp_path):
 
 def test_on_a_terminal_progress_is_redrawn_and_shows_simulated_time_within_a_case(tmp_path):
     """A real pseudo-terminal as stderr: the line is redrawn in place, and a long case reports the
-    share of its simulated time as it runs (an autoscaling trace of the dev set takes seconds)."""
+    share of its simulated time as it runs (autoscaling's smoke trace takes a second or two)."""
     master, slave = os.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "adrs_bench.cli", "run", "autoscaling", "--set", "dev",
-                                "--no-save", "--deadline", "8"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen([sys.executable, "-m", "adrs_bench.cli", "run", "autoscaling", "--set", "smoke",
+                                "--no-save"], cwd=tmp_path, stdout=subprocess.DEVNULL,
                                stderr=slave)
     os.close(slave)
     seen = b""
@@ -312,7 +312,7 @@ def test_on_a_terminal_progress_is_redrawn_and_shows_simulated_time_within_a_cas
     process.wait(timeout=60)
     os.close(master)
     text = seen.decode()
-    assert "\r[0 done] " in text and "of simulated time" in text and "\r[3/3] " in text
+    assert "\r[0 done] " in text and "of simulated time" in text and "\r[1/1] " in text
     assert "\n" not in text.rstrip("\r\n").split("\r")[1]  # redrawn, not one line per update
 
 
