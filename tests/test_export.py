@@ -35,6 +35,12 @@ def export(framework: str, directory: Path, task: str = "prism_placement", deadl
     return directory
 
 
+@pytest.fixture(scope="module")
+def example_on_dev():
+    """`evaluate("prism_placement", EXAMPLE, "dev")`, once for the tests that compare an export with it."""
+    return evaluate("prism_placement", EXAMPLE, "dev")
+
+
 def load_module(path: Path, name: str):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -60,13 +66,13 @@ def run_openevolve(evaluator, code: str, program_id: str):
     return metrics, evaluator.get_pending_artifacts(program_id) or {}
 
 
-def test_openevolve_scores_the_example_as_adrs_bench_does(openevolve_evaluator):
+def test_openevolve_scores_the_example_as_adrs_bench_does(openevolve_evaluator, example_on_dev):
     directory, evaluator = openevolve_evaluator
     initial = (directory / "initial_program.py").read_text()
     assert initial.startswith("# EVOLVE-BLOCK-START\n") and initial.endswith("# EVOLVE-BLOCK-END\n")
     metrics, artifacts = run_openevolve(evaluator, initial, "example")
     direct = evaluate("prism_placement", code=initial, set="dev")
-    assert direct.score == evaluate("prism_placement", EXAMPLE, "dev").score  # the markers change nothing
+    assert direct.score == example_on_dev.score  # the markers change nothing
     assert metrics["combined_score"] == direct.score  # the whole of dev (stage 2), bit for bit
     assert metrics["cases_failed"] == direct.failed == 0
     # all ok, so the task's ADRS combined score exists; it never takes combined_score's place
@@ -74,6 +80,7 @@ def test_openevolve_scores_the_example_as_adrs_bench_does(openevolve_evaluator):
     assert artifacts["feedback"] == direct.feedback()
 
 
+@pytest.mark.slow  # waits out the exported 4 s deadline in real OpenEvolve (a kill test with real processes)
 def test_openevolve_cuts_a_looping_program_at_the_deadline_and_leaves_no_process(openevolve_evaluator):
     _, evaluator = openevolve_evaluator
     server = forkserver.server()
@@ -123,13 +130,13 @@ def run_shinka(directory: Path, program: Path, results: Path) -> subprocess.Comp
                            "--results_dir", str(results)], capture_output=True, text=True, timeout=300)
 
 
-def test_shinka_writes_its_files_and_exits_zero(tmp_path):
+def test_shinka_writes_its_files_and_exits_zero(tmp_path, example_on_dev):
     directory = export("shinka", tmp_path / "shinka")
     done = run_shinka(directory, EXAMPLE, tmp_path / "good")
     assert done.returncode == 0, done.stderr
     metrics = json.loads((tmp_path / "good" / "metrics.json").read_text())
     assert set(metrics) == {"combined_score", "public", "private", "text_feedback"}
-    direct = evaluate("prism_placement", EXAMPLE, "dev")
+    direct = example_on_dev
     assert metrics["combined_score"] == direct.score
     assert all(isinstance(v, float) for v in metrics["public"].values()) and metrics["public"]["cases_failed"] == 0
     assert metrics["private"]["set_sha256"] == PRISM.spec.sets["dev"].sha256
@@ -156,6 +163,7 @@ def test_shinka_writes_its_files_and_exits_zero(tmp_path):
     assert json.loads((tmp_path / "bad" / "metrics.json").read_text())["combined_score"] == 0.0
 
 
+@pytest.mark.slow  # since the example places every model, test_shinka_writes_its_files_and_exits_zero checks this
 def test_shinka_correct_is_true_when_every_case_is_ok(tmp_path):
     directory = export("shinka", tmp_path / "shinka")
     exact = PRISM.spec.path(PRISM.spec.baselines["lookahead_local_search"])
@@ -168,10 +176,10 @@ def test_shinka_correct_is_true_when_every_case_is_ok(tmp_path):
 
 # ------------------------------------------------------------------------------------ skydiscover
 
-def test_skydiscover_evaluator_returns_a_dict_and_never_raises(tmp_path):
+def test_skydiscover_evaluator_returns_a_dict_and_never_raises(tmp_path, example_on_dev):
     module = load_module(export("skydiscover", tmp_path / "sd") / "evaluator.py", "sd_evaluator_2")
     good = module.evaluate(str(EXAMPLE))
-    assert good["combined_score"] == evaluate("prism_placement", EXAMPLE, "dev").score
+    assert good["combined_score"] == example_on_dev.score
     broken = tmp_path / "broken.py"
     broken.write_text(BROKEN)
     bad = module.evaluate(str(broken))

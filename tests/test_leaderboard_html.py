@@ -2,7 +2,9 @@
 references), then the page of every committed record opened in a real headless chromium (a row per
 record, sortable columns, a screenshot, no console error and no network request).
 
-The browser tests never skip: without chromium they fail, saying what to install (CI installs it)."""
+The browser tests never skip: without chromium they fail, saying what to install (CI installs it). They are
+marked slow (a browser started twice, about 3 s, and an apt package): plain `python3 -m pytest` leaves them
+out, CI runs them in its `python3 -m pytest -m slow` step."""
 from __future__ import annotations
 
 import copy
@@ -135,6 +137,7 @@ def page(records, tmp_path_factory):
         yield browser, root
 
 
+@pytest.mark.slow
 def test_every_record_has_a_row(page, records):
     browser, _ = page
     rows = browser.evaluate("""Array.from(document.querySelectorAll("table.board tbody tr"),
@@ -142,6 +145,7 @@ def test_every_record_has_a_row(page, records):
     assert sorted(map(tuple, rows)) == sorted(key(r) for r in records)
 
 
+@pytest.mark.slow
 def test_links_resolve_to_local_files(page, records):
     browser, root = page
     links = browser.evaluate('Array.from(document.querySelectorAll("a[href]"), a => a.href)')
@@ -176,6 +180,7 @@ def assert_sorted(values: list[str], kind: str, descending: bool) -> None:
     assert keys == sorted(keys, reverse=descending), (kind, descending, values)
 
 
+@pytest.mark.slow
 def test_clicking_a_header_sorts_its_table(page):
     browser, _ = page
     heads = browser.evaluate(HEADS)
@@ -201,6 +206,7 @@ def test_clicking_a_header_sorts_its_table(page):
     assert numeric_seen, "some column whose text order differs from its numeric order was checked"
 
 
+@pytest.mark.slow
 def test_screenshot_and_a_quiet_page(page, tmp_path):
     browser, _ = page
     png = browser.screenshot()
@@ -210,6 +216,7 @@ def test_screenshot_and_a_quiet_page(page, tmp_path):
     assert browser.requests == []
 
 
+@pytest.mark.slow
 def test_the_browser_sees_errors_and_requests(tmp_path):
     """The two checks above are not vacuous: a page that logs an error and fetches over the network
     (from loopback port 9, refused at once) is caught by both."""

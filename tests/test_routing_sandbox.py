@@ -66,6 +66,20 @@ def smoke_llq_calls():
     return llq_calls(SMOKE[0])
 
 
+@pytest.fixture(scope="module")
+def smoke_run():
+    """`run(TASK, baseline, set_name="smoke")` of a shipped baseline, once per module: the tests that only
+    read a baseline's run share it (test_same_submission_twice_gives_identical_metrics still runs it again)."""
+    runs: dict = {}
+
+    def get(name: str):
+        if name not in runs:
+            runs[name] = run(TASK, TASK.spec.path(TASK.spec.baselines[name]), set_name="smoke")
+        return runs[name]
+
+    return get
+
+
 @pytest.fixture
 def outcome_of(tmp_path):
     """Check `source` (dedented), run it on `cases` (default smoke) with `task`, return the one outcome
@@ -92,8 +106,8 @@ def outcome_of(tmp_path):
 
 # ------------------------------------------------------------------------------ baselines end to end
 
-def test_llq_baseline_scores_exactly_one_and_matches_the_reference():
-    record, outcomes, instance_set = run(TASK, LLQ_PATH, set_name="smoke")
+def test_llq_baseline_scores_exactly_one_and_matches_the_reference(smoke_run):
+    record, outcomes, instance_set = smoke_run("llq")
     (outcome,) = outcomes
     trace = instance_set.cases[0]
     assert len(trace) == 517
@@ -108,9 +122,9 @@ def test_llq_baseline_scores_exactly_one_and_matches_the_reference():
 
 
 @pytest.mark.parametrize("name", ["llq", "hra_spf"])
-def test_same_submission_twice_gives_identical_metrics(name):
+def test_same_submission_twice_gives_identical_metrics(name, smoke_run):
     path = TASK.spec.path(TASK.spec.baselines[name])
-    first = run(TASK, path, set_name="smoke")[1][0]
+    first = smoke_run(name)[1][0]  # the run the other baseline tests check
     second = run(TASK, path, set_name="smoke")[1][0]
     assert first.status == second.status == "ok"
     keep = lambda metrics: {k: v for k, v in metrics.items() if k not in TIMING_KEYS}  # noqa: E731
@@ -133,8 +147,8 @@ def test_every_baseline_file_is_listed_in_the_spec():
 
 
 @pytest.mark.parametrize("name", baseline_names())
-def test_every_baseline_runs_ok_on_smoke(name):
-    record, outcomes, _ = run(TASK, TASK.spec.path(TASK.spec.baselines[name]), set_name="smoke")
+def test_every_baseline_runs_ok_on_smoke(name, smoke_run):
+    record, outcomes, _ = smoke_run(name)
     (outcome,) = outcomes
     assert (outcome.status, outcome.message) == ("ok", "")
     assert outcome.score > 0
@@ -142,9 +156,8 @@ def test_every_baseline_runs_ok_on_smoke(name):
     assert record["aggregate"]["failed"] == 0
 
 
-def test_other_baselines_route_differently():
-    scores = {name: run(TASK, TASK.spec.path(TASK.spec.baselines[name]), set_name="smoke")[1][0].score
-              for name in ("round_robin", "lor", "hra_spf")}
+def test_other_baselines_route_differently(smoke_run):
+    scores = {name: smoke_run(name)[1][0].score for name in ("round_robin", "lor", "hra_spf")}
     assert all(0 < score != 1.0 for score in scores.values()), scores
 
 
@@ -621,8 +634,8 @@ def read_csv(path: Path) -> list[list[str]]:
         return list(csv.reader(f))
 
 
-def test_artifacts(tmp_path):
-    _, outcomes, instance_set = run(TASK, TASK.spec.path(TASK.spec.baselines["hra_spf"]), set_name="smoke")
+def test_artifacts(tmp_path, smoke_run):
+    _, outcomes, instance_set = smoke_run("hra_spf")
     (outcome,) = outcomes
     trace = instance_set.cases[0]
     written = TASK.plugin.write_artifacts(instance_set.cases, outcomes, tmp_path / "art")

@@ -85,6 +85,7 @@ def test_a_stale_evaluator_is_caught(greedy_public, tmp_path, monkeypatch):
     assert not verdict.rerun and verdict.differences[0].startswith("evaluator: sha256 000000000000 in the record")
 
 
+@pytest.mark.slow  # three sandboxed runs of a 1000 s, 7500-request trace (the default run verifies committed records)
 def test_a_fresh_subset_record_is_rebuilt_from_its_seed_and_ids(tmp_path):
     llq = ROOT / "tasks" / "llm_routing" / "baselines" / "llq.py"
     fresh = evaluate("llm_routing", llq, "fresh:7", cases=[_first_fresh_id()])
