@@ -135,7 +135,7 @@ def test_the_cli_reports_the_same_per_instance_scores_for_the_fixture_and_hra_sp
     def scores(path: Path) -> list[tuple[str, str, float]]:
         result = CliRunner().invoke(main, ["run", "llm_routing", str(path), "--set", "smoke", "--no-save", "--json"])
         assert result.exit_code == 0, result.output
-        record = json.loads(result.output)
+        record = json.loads(result.stdout)  # progress goes to stderr
         return [(i["id"], i["status"], i["score"]) for i in record["instances"]]
 
     published, plain = scores(VIDUR_HRA), scores(HRA_SPF)
