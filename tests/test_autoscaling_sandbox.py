@@ -14,11 +14,13 @@ import pytest
 from adrs_bench.errors import InvalidSubmission
 from adrs_bench.instances import load_set
 from adrs_bench.registry import Task, get_task
-from adrs_bench.runner import run, run_cases
+from adrs_bench.api import evaluate
+from adrs_bench.runner import run_cases
 from adrs_bench.sandbox.checks import check_submission
 from adrs_bench.tasks.autoscaling import adapter, evaluator
 from adrs_bench.tasks.autoscaling.control import TIMELINE_FIELDS
-from adrs_bench.tasks.autoscaling.task import PERCENTILES, settings
+from adrs_bench.tasks.autoscaling.settings import settings
+from adrs_bench.tasks.autoscaling.task import PERCENTILES
 
 TASK = get_task("autoscaling")
 TIMING_KEYS = {"policy_seconds"}  # wall-clock, not simulated
@@ -89,9 +91,10 @@ def test_every_baseline_file_is_listed_in_the_spec():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_STATUS))
 def test_every_baseline_runs_on_smoke(name):
-    record, outcomes, instance_set = run(TASK, policy_path(name), set_name="smoke")
+    result = evaluate(TASK, policy_path(name), "smoke")
+    record, outcomes, cases = result.record, result.outcomes, result.cases
     (outcome,) = outcomes
-    case = instance_set.cases[0]
+    case = cases[0]
     metrics = outcome.metrics
     assert outcome.status == EXPECTED_STATUS[name], outcome.message
     assert metrics["requests"] == len(case.trace)
@@ -112,11 +115,11 @@ def test_every_baseline_runs_on_smoke(name):
 
 def test_fixed_peak_matches_the_in_process_run(smoke):
     """The sandboxed fixed_peak (always 12) equals the trusted in-process control loop bit for bit."""
-    (outcome,) = run(TASK, policy_path("fixed_peak"), set_name="smoke")[1]
+    (outcome,) = evaluate(TASK, policy_path("fixed_peak"), "smoke").outcomes
     case = smoke[0]
     local = evaluator.simulate(settings(), case.trace.requests(), lambda metrics: 12)
     assert outcome.metrics["gpu_hours"] == local.gpu_hours
-    assert outcome.metrics["p95_slowdown"] == local.slo.p95_slowdown
+    assert outcome.metrics["p95_slowdown"] == local.slo.percentile_slowdown
     assert outcome.detail["timeline"] == local.controller.timeline
     assert outcome.detail["slowdowns"] == sorted(evaluator.slowdowns(local.result, local.controller))
     assert outcome.metrics["max_desired"] == outcome.metrics["min_desired"] == 12
@@ -129,15 +132,15 @@ def test_hpa_matches_the_in_process_run(smoke):
     policy = namespace["Autoscaler"]()
     local = evaluator.simulate(settings(), smoke[0].trace.requests(),
                                lambda metrics: policy.decide(adapter.Metrics(metrics)))
-    (outcome,) = run(TASK, policy_path("hpa"), set_name="smoke")[1]
+    (outcome,) = evaluate(TASK, policy_path("hpa"), "smoke").outcomes
     assert outcome.detail["timeline"] == local.controller.timeline
     assert outcome.metrics["gpu_hours"] == local.gpu_hours
     assert len({row[1] for row in local.controller.timeline}) > 2  # it does scale
 
 
 def test_same_submission_twice_gives_identical_metrics():
-    first = run(TASK, policy_path("kpa"), set_name="smoke")[1][0]
-    second = run(TASK, policy_path("kpa"), set_name="smoke")[1][0]
+    first = evaluate(TASK, policy_path("kpa"), "smoke").outcomes[0]
+    second = evaluate(TASK, policy_path("kpa"), "smoke").outcomes[0]
     assert first.status == second.status and first.message == second.message
     assert without_timing(first.metrics) == without_timing(second.metrics)
     assert set(first.metrics) - set(without_timing(first.metrics)) == TIMING_KEYS
@@ -264,7 +267,7 @@ def read_csv(path: Path) -> list[list[str]]:
 
 
 def test_artifacts(tmp_path, outcome_of, smoke):
-    (good,) = run(TASK, policy_path("example"), set_name="smoke")[1]
+    (good,) = evaluate(TASK, policy_path("example"), "smoke").outcomes
     bad = outcome_of(returning("0"))
     case = smoke[0]
     written = TASK.plugin.write_artifacts(smoke, [good], tmp_path / "art")

@@ -15,7 +15,8 @@ from adrs_bench.cli import main
 from adrs_bench.errors import InvalidSubmission
 from adrs_bench.instances import load_set
 from adrs_bench.registry import Task, get_task
-from adrs_bench.runner import run, run_cases
+from adrs_bench.api import evaluate
+from adrs_bench.runner import run_cases
 from adrs_bench.sandbox.checks import check_submission
 from adrs_bench.sandbox.session import SandboxSession
 from adrs_bench.serving import ClusterConfig, ReplicaConfig, Simulator, least_loaded
@@ -93,9 +94,10 @@ def outcome_of(tmp_path):
 # ------------------------------------------------------------------------------ baselines end to end
 
 def test_llq_baseline_scores_exactly_one_and_matches_the_reference():
-    record, outcomes, instance_set = run(TASK, LLQ_PATH, set_name="smoke")
+    result = evaluate(TASK, LLQ_PATH, "smoke")
+    record, outcomes, cases = result.record, result.outcomes, result.cases
     (outcome,) = outcomes
-    trace = instance_set.cases[0]
+    trace = cases[0]
     assert len(trace) == 517
     assert outcome.status == "ok" and outcome.message == ""
     assert outcome.score == 1.0
@@ -110,8 +112,8 @@ def test_llq_baseline_scores_exactly_one_and_matches_the_reference():
 @pytest.mark.parametrize("name", ["llq", "hra_spf"])
 def test_same_submission_twice_gives_identical_metrics(name):
     path = TASK.spec.path(TASK.spec.baselines[name])
-    first = run(TASK, path, set_name="smoke")[1][0]
-    second = run(TASK, path, set_name="smoke")[1][0]
+    first = evaluate(TASK, path, "smoke").outcomes[0]
+    second = evaluate(TASK, path, "smoke").outcomes[0]
     assert first.status == second.status == "ok"
     keep = lambda metrics: {k: v for k, v in metrics.items() if k not in TIMING_KEYS}  # noqa: E731
     assert keep(first.metrics) == keep(second.metrics)
@@ -134,7 +136,8 @@ def test_every_baseline_file_is_listed_in_the_spec():
 
 @pytest.mark.parametrize("name", baseline_names())
 def test_every_baseline_runs_ok_on_smoke(name):
-    record, outcomes, _ = run(TASK, TASK.spec.path(TASK.spec.baselines[name]), set_name="smoke")
+    result = evaluate(TASK, TASK.spec.path(TASK.spec.baselines[name]), "smoke")
+    record, outcomes = result.record, result.outcomes
     (outcome,) = outcomes
     assert (outcome.status, outcome.message) == ("ok", "")
     assert outcome.score > 0
@@ -143,7 +146,7 @@ def test_every_baseline_runs_ok_on_smoke(name):
 
 
 def test_other_baselines_route_differently():
-    scores = {name: run(TASK, TASK.spec.path(TASK.spec.baselines[name]), set_name="smoke")[1][0].score
+    scores = {name: evaluate(TASK, TASK.spec.path(TASK.spec.baselines[name]), "smoke").outcomes[0].score
               for name in ("round_robin", "lor", "hra_spf")}
     assert all(0 < score != 1.0 for score in scores.values()), scores
 
@@ -203,14 +206,14 @@ def holding_in_process(snapshot):
 def test_holding_router_through_the_sandbox_equals_in_process(tmp_path):
     path = tmp_path / "holding.py"
     path.write_text(HOLDING_SOURCE)
-    record, outcomes, instance_set = run(TASK, path, set_name="smoke")
-    (outcome,) = outcomes
+    result = evaluate(TASK, path, "smoke")
+    (outcome,), cases = result.outcomes, result.cases
     assert outcome.status == "ok", outcome.message
     assert outcome.metrics["mean_global_queueing"] > 0  # it did hold requests
-    reference = Simulator(evaluator.CLUSTER, request_specs(instance_set.cases[0]), holding_in_process).run()
+    reference = Simulator(evaluator.CLUSTER, request_specs(cases[0]), holding_in_process).run()
     assert outcome.detail["records"] == reference.records
     assert outcome.metrics["router_calls"] == reference.router_calls
-    assert outcome.score == evaluator.llq_summary(instance_set.cases[0]).mean_e2e / reference.summary().mean_e2e
+    assert outcome.score == evaluator.llq_summary(cases[0]).mean_e2e / reference.summary().mean_e2e
 
 
 def test_sandboxed_router_under_memory_pressure_equals_in_process(tmp_path):
@@ -622,10 +625,11 @@ def read_csv(path: Path) -> list[list[str]]:
 
 
 def test_artifacts(tmp_path):
-    _, outcomes, instance_set = run(TASK, TASK.spec.path(TASK.spec.baselines["hra_spf"]), set_name="smoke")
+    result = evaluate(TASK, TASK.spec.path(TASK.spec.baselines["hra_spf"]), "smoke")
+    outcomes, cases = result.outcomes, result.cases
     (outcome,) = outcomes
-    trace = instance_set.cases[0]
-    written = TASK.plugin.write_artifacts(instance_set.cases, outcomes, tmp_path / "art")
+    trace = cases[0]
+    written = TASK.plugin.write_artifacts(cases, outcomes, tmp_path / "art")
     assert [p.name for p in written] == ["seeds.csv", "request_metrics.csv", "routes.csv", "replica_states.csv",
                                          "latency_cdf.png", "kv_use.png"]
 
