@@ -280,3 +280,21 @@ def test_smallest_static_of_one_checks_nothing_below(monkeypatch):
     assert count == 1 and run.slo.percentile_slowdown == 1.0
     assert set(checks) == {1, 4, 2, 8} and all(c.kept for c in checks.values())
     assert np.isclose(run.gpu_hours, 30 / 3600)
+
+
+def test_settings_exist_once_as_the_specs_parameters():
+    """No defaults to drift: every setting is spec.json's, and a missing or unknown one is refused."""
+    from adrs_bench.errors import SpecError
+    from adrs_bench.registry import get_task
+    from adrs_bench.tasks.autoscaling.settings import Settings
+
+    parameters = dict(get_task("autoscaling").spec.parameters)
+    assert dataclasses.asdict(spec_settings()) == parameters
+    assert (spec_settings().interval_seconds, spec_settings().cold_start_seconds) == (15, 60)
+    del parameters["cold_start_seconds"]
+    with pytest.raises(SpecError) as info:
+        Settings.from_parameters({**parameters, "warmup": 1})
+    assert str(info.value) == ("autoscaling spec parameters: expected exactly min_replicas, max_replicas, "
+                               "initial_replicas, cold_start_seconds, interval_seconds, slo_percentile, "
+                               "slo_max_slowdown, got unknown warmup; missing cold_start_seconds; fix "
+                               "tasks/autoscaling/spec.json")

@@ -15,7 +15,8 @@ import adrs_bench.registry as registry
 from adrs_bench import results
 from adrs_bench.cli import main
 from adrs_bench.errors import InstanceSetNotFound
-from adrs_bench.instances import FRESH_SEED_BITS, load_set, parse_fresh, resolve_fresh
+from adrs_bench.fresh_names import FRESH_SEED_BITS, parse_fresh, resolve_fresh
+from adrs_bench.instances import load_set
 from adrs_bench.registry import Task
 from adrs_bench.tasks.autoscaling import generate as autoscaling_generate
 from adrs_bench.tasks.autoscaling import instance as autoscaling_instance
