@@ -121,7 +121,6 @@ def evaluate(task: Task | str, program: Path | str | None = None, set: str | Non
     `tick(case_id, share)` reports progress within a long case (the serving tasks' simulated time);
     `building(line)` reports, one line at a time, the building of a fresh set (minutes, unless cached)."""
     from .executors import get_executor, run_spread
-    from .instances import load_set
     from .runner import build_record
     from .sandbox import forkserver
     from .sandbox.checks import check_submission
@@ -256,7 +255,8 @@ def evaluate_many(task: Task | str, programs: Sequence[Path | str] | None = None
     from .errors import AdrsError
     from .executors import Job, JobFailure, check_part, get_executor
     from .instances import load_set
-    from .runner import build_record, evaluator_sha256
+    from .evaluator_hash import evaluator_sha256
+    from .runner import build_record
     from .sandbox import forkserver
     from .sandbox.checks import check_submission
 
@@ -300,7 +300,7 @@ def evaluate_many(task: Task | str, programs: Sequence[Path | str] | None = None
     order = list(submissions)
     work = [(Job(loaded, submissions[i], deadline_s, max_failures, require_isolation, 1, details=details), subset)
             for i in order]
-    evaluator = evaluator_sha256(loaded) if runner.name != "local" else None
+    evaluator = evaluator_sha256(loaded.spec) if runner.name != "local" else None
     with closing(runner.map(work)) as results:
         for position, part in results:
             index = order[position]
@@ -329,8 +329,9 @@ def merge(results: Sequence[Result], *, label: str | None = None) -> Result:
     is loaded to check each part's set sha256 (a fresh set is rebuilt from its seed: that can take minutes)."""
     from . import results as records
     from .instances import load_set
+    from .evaluator_hash import evaluator_sha256
     from .registry import Task, get_task
-    from .runner import build_record, evaluator_sha256
+    from .runner import build_record
     from .sandbox.isolation import Isolation
     from .spec import Limits
 
@@ -376,7 +377,7 @@ def merge(results: Sequence[Result], *, label: str | None = None) -> Result:
             raise UsageError(f"expected parts run under the same limits, got {first['limits']} and "
                              f"{record['limits']} (part {number}); re-run the part with the same limits")
     loaded = get_task(first["task"]["id"])
-    ours = evaluator_sha256(loaded)
+    ours = evaluator_sha256(loaded.spec)
     if first["provenance"]["evaluator_sha256"] != ours:
         raise UsageError(f"expected parts scored by this adrs-bench's evaluator {ours[:12]}, got "
                          f"{first['provenance']['evaluator_sha256'][:12]}; re-run the parts with this adrs-bench")

@@ -12,12 +12,12 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .blas import single_threaded
 from .errors import EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, AdrsError
+from .fresh_names import FRESH_PATTERN
 
-# The harness itself needs no threaded BLAS, and sandboxed children must run single-threaded:
-# set this before anything imports numpy (children inherit the loaded library).
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ.setdefault(variable, "1")
+# The harness itself needs no threaded BLAS: set this before anything imports numpy (blas.py).
+single_threaded(os.environ)
 
 
 def one_line_errors(func):
@@ -94,7 +94,7 @@ def show(task: str) -> None:
         held = " [held out]" if s.held_out else ""
         click.echo(f"  {s.name:<8} {s.cases:>4} cases{held}  {s.purpose}\n           reference: {s.reference}")
     if spec.fresh_allowed:
-        click.echo(f"  fresh:SEED     {spec.fresh_description}")
+        click.echo(f"  {FRESH_PATTERN:<14} {spec.fresh_description}")
     scores = baseline_scores(spec)
     click.echo("\nbaselines (score by set):")
     for name, file in spec.baselines.items():
@@ -158,7 +158,7 @@ def make_executor(executor: str, workers: int | None, address: str | None):
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("task")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
-@click.option("--set", "set_name", help="Instance set (default: the task's default_set), or fresh:SEED.")
+@click.option("--set", "set_name", help=f"Instance set (default: the task's default_set), or {FRESH_PATTERN}.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True,
               help="Directory for the result record.")
 @click.option("--label", help="Name of the submission in the record and leaderboard (default: file stem).")
@@ -201,7 +201,7 @@ def run(task: str, file: Path | None, set_name: str | None, out: Path, label: st
     from . import results
     from .api import evaluate
     from .console import RunProgress
-    from .instances import is_fresh, parse_fresh, resolve_fresh
+    from .fresh_names import is_fresh, parse_fresh, resolve_fresh
     from .interrupt import StopOnSignals
     from .outputs import writable_folder
     from .registry import get_task
@@ -295,7 +295,7 @@ def write_artifacts(loaded, result, directory: Path, quiet: bool) -> None:
 @main.command("run-many")
 @click.argument("task")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--set", "set_name", help="Instance set (default: the task's default_set), or fresh:SEED.")
+@click.option("--set", "set_name", help=f"Instance set (default: the task's default_set), or {FRESH_PATTERN}.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"), show_default=True,
               help="Directory for the result records (one per candidate that ran).")
 @click.option("--no-save", is_flag=True, help="Do not write the result records.")
@@ -318,11 +318,9 @@ def run_many(task: str, files: tuple[Path, ...], set_name: str | None, out: Path
     the others; one that could not run at all is listed with its reason and has no record."""
     from tabulate import tabulate
 
-    from . import results
     from .api import CandidateError, evaluate_many
-    from .registry import get_task
-
     from .outputs import writable_folder
+    from .registry import get_task
 
     loaded = get_task(task)
     if not no_save:
@@ -385,19 +383,14 @@ def instances() -> None:
 @one_line_errors
 def instances_verify(task: str, set_names: tuple[str, ...]) -> None:
     """Regenerate TASK's instance files from their seeds and compare sha256 with the spec."""
-    from .errors import InstanceSetNotFound
+    from .instances import verify_sets
     from .registry import get_task
 
     loaded = get_task(task)
-    names = list(set_names) or list(loaded.spec.sets)
-    for name in names:
-        if name not in loaded.spec.sets:
-            raise InstanceSetNotFound(f"expected a set of {loaded.spec.id}, got '{name}'; sets: "
-                                      f"{', '.join(loaded.spec.sets)}")
     bad = 0
-    for name, detail, same in loaded.plugin.verify_instances(loaded.spec, names):
-        click.echo(f"{'ok ' if same else 'BAD'} {name:<8} {detail}")
-        bad += not same
+    for check in verify_sets(loaded, list(set_names) or list(loaded.spec.sets)):
+        click.echo(f"{'ok ' if check.same else 'BAD'} {check.name:<8} {check.detail}")
+        bad += not check.same
     if bad:
         click.echo(f"error: {bad} set(s) do not regenerate to their pinned sha256", err=True)
         sys.exit(1)

@@ -30,12 +30,26 @@ class SpecError(AdrsError):
     """A task's spec.json does not match the spec schema."""
 
 
+class PluginContractError(SpecError):
+    """A task's plugin does not keep the contract of the protocol its spec names (task_api.py): a method
+    missing, a status its spec does not declare. A bug in the task, not in the user's call."""
+
+
+class EvaluatorFilesMissing(SpecError):
+    """A glob of a spec's `evaluator_files` matches no file, so the evaluator sha256 would silently pin
+    less than the spec says."""
+
+
 class InstanceSetNotFound(AdrsError):
     pass
 
 
 class InstanceHashMismatch(AdrsError):
     """An instance file differs from the sha256 its spec pins (corrupted or hand-edited)."""
+
+
+class InstanceCountMismatch(AdrsError):
+    """An instance file holds another number of cases than its spec says."""
 
 
 class SubmissionNotFound(AdrsError):

@@ -141,7 +141,8 @@ def run_job(job: Job, cases: Sequence, on_outcome: Callable[[Any], None] | None 
     cannot sandbox it (an AdrsError), comes back as a JobFailure; anything else (Ctrl-C, an exception a
     framework raises in the caller's thread to cancel it, a harness bug) propagates, as from `evaluate`."""
     from . import __version__
-    from .runner import evaluator_sha256, run_cases
+    from .evaluator_hash import evaluator_sha256
+    from .runner import run_cases
     from .sandbox import forkserver
     from .sandbox.checks import check_submission
 
@@ -161,7 +162,7 @@ def run_job(job: Job, cases: Sequence, on_outcome: Callable[[Any], None] | None 
                              cancellation=cancellation, tick=on_tick)
         if not job.details:
             outcomes = [dataclasses.replace(outcome, detail=None) for outcome in outcomes]
-        return Part(tuple(outcomes), tuple(isolations), __version__, evaluator_sha256(task), submission.sha256,
+        return Part(tuple(outcomes), tuple(isolations), __version__, evaluator_sha256(task.spec), submission.sha256,
                     time.monotonic() - started, host)
     except AdrsError as exc:
         return JobFailure(type(exc).__name__, str(exc), True, host)
@@ -306,9 +307,9 @@ def check_part(part: Part, task, submission_sha256: str, evaluator: str | None =
     """A part is merged only if it was scored by this adrs-bench (same harness version and evaluator
     sha256) and ran the same program; a worker with another installation is refused in one line."""
     from . import __version__
-    from .runner import evaluator_sha256
+    from .evaluator_hash import evaluator_sha256
 
-    evaluator = evaluator or evaluator_sha256(task)
+    evaluator = evaluator or evaluator_sha256(task.spec)
     where = f" on {part.host}" if part.host else ""
     if part.harness_version != __version__ or part.evaluator_sha256 != evaluator:
         raise UsageError(
@@ -349,9 +350,9 @@ def run_spread(executor: Executor, task, submission, cases: Sequence, progress=N
                 raise part.error()
             if executor.name != "local":
                 if evaluator is None:
-                    from .runner import evaluator_sha256
+                    from .evaluator_hash import evaluator_sha256
 
-                    evaluator = evaluator_sha256(task)
+                    evaluator = evaluator_sha256(task.spec)
                 check_part(part, task, submission.sha256, evaluator)
             for position, outcome in zip(shares[index], part.outcomes, strict=True):
                 outcomes[position] = outcome

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import results
 from .errors import AdrsError, TaskNotFound, UsageError
-from .report import summary_cell
+from .report import fmt, interval_text, summary_cell
 
 HEADER = """# adrs-bench leaderboard
 
@@ -118,9 +118,8 @@ def group_table(records: list[dict]) -> str:
     headers = ["rank", "submission", "score", "90% CI", "ok", *rows[0]["columns"]] + (["by"] if with_meta else [])
     body = []
     for row, record in zip(rows, records):
-        ci = row["ci90"]
-        body.append([row["rank"], row["submission"], f"{row['score']:.4f}",
-                     f"{ci[0]:.4f}–{ci[1]:.4f}" if ci else "-", f"{row['ok']}/{row['instances']}",
+        body.append([row["rank"], row["submission"], fmt(row["score"]), interval_text(row["ci90"]),
+                     f"{row['ok']}/{row['instances']}",
                      *row["columns"].values()] + ([meta_text(record)] if with_meta else []))
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
 

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from . import results
 from .leaderboard import groups, plugin_columns, superseded_note, table_rows
+from .report import fmt, interval_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
@@ -119,9 +120,9 @@ def ci_cell(score: float, ci, lo: float, span: float) -> str:
     if not ci:
         return (f'<td data-sort=""><div class="bar" title="no interval">{point}</div>'
                 f'<span class="ci-text">-</span></td>')
-    text = f"{ci[0]:.4f}–{ci[1]:.4f}"
+    text = interval_text(ci)
     interval = f'<span class="ci" style="left:{pct(ci[0])};width:{100 * (ci[1] - ci[0]) / span:.2f}%"></span>'
-    return (f'<td data-sort="{num(ci[0])}"><div class="bar" title="90% interval {text}, score {score:.4f}">'
+    return (f'<td data-sort="{num(ci[0])}"><div class="bar" title="90% interval {text}, score {fmt(score)}">'
             f'{interval}{point}</div><span class="ci-text">{text}</span></td>')
 
 
@@ -147,7 +148,7 @@ def table_html(key: tuple[str, str, str, str], members: list[dict], submission_b
         cells = [
             f'<td class="num" data-sort="{row["rank"]}">{row["rank"]}</td>',
             f'<td data-sort="{esc(row["submission"])}"><a href="{href(link)}">{esc(row["submission"])}</a></td>',
-            f'<td class="num" data-sort="{num(row["score"])}">{row["score"]:.4f}</td>',
+            f'<td class="num" data-sort="{num(row["score"])}">{fmt(row["score"])}</td>',
             ci_cell(row["score"], row["ci90"], lo, span),
             f'<td class="num" data-sort="{row["ok"]}">{row["ok"]}/{row["instances"]}</td>',
         ]

@@ -68,7 +68,7 @@ class RayExecutor:
         other down (docs/benchmarks.md, Executors). Other tasks: one. Never more than the largest node has."""
         if self.cpus_per_job is not None:
             return self.cpus_per_job
-        wanted = 2.0 if hasattr(task.plugin, "run_case") else 1.0
+        wanted = 2.0 if task.stateful else 1.0
         if self.largest_node is None:
             self.largest_node = max((node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node["Alive"]),
                                     default=1.0)
@@ -81,7 +81,7 @@ class RayExecutor:
     def shares(self, task, count: int) -> list[range]:
         if count == 0:
             return []
-        if hasattr(task.plugin, "run_case") and self.parts is None:  # long, stateful cases: one task each
+        if task.stateful and self.parts is None:  # long, stateful cases: one task each
             return [range(index, index + 1) for index in range(count)]
         return contiguous(count, self.parts or self.slots())
 

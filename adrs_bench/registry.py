@@ -1,5 +1,6 @@
 """Finds tasks: every directory of the `adrs_bench.tasks` package that holds a spec.json.
-`get_task("prism_placement")` or `get_task("prism_placement-v2")`; unknown names get a did-you-mean."""
+`get_task("prism_placement")` or `get_task("prism_placement-v2")`; unknown names get a did-you-mean.
+A task's plugin is checked against the protocol its spec names as it loads (task_api.check_plugin)."""
 from __future__ import annotations
 
 import difflib
@@ -9,15 +10,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Union
 
-from .errors import TaskNotFound
+from .errors import PluginContractError, TaskNotFound
 from .spec import TaskSpec, load_spec
+from .task_api import OneCallTask, StatefulTask, check_plugin
 
 
 @dataclass(frozen=True)
 class Task:
     spec: TaskSpec
-    plugin: object  # a TaskPlugin (see task_api.py)
+    plugin: Union[OneCallTask, StatefulTask]  # the one spec.protocol names, checked on load
+
+    @property
+    def stateful(self) -> bool:
+        return self.spec.stateful
 
 
 def tasks_root() -> Path:
@@ -50,5 +57,14 @@ def get_task(name: str) -> Task:
             f"expected a version of {base} this harness has, got '{name}'; it has {spec.id} "
             "(results of other versions are not comparable); use the plain name for the newest"
         )
-    plugin = importlib.import_module(f"adrs_bench.tasks.{base}.task").PLUGIN
-    return Task(spec=spec, plugin=plugin)
+    return Task(spec=spec, plugin=load_plugin(f"adrs_bench.tasks.{base}.task", spec.protocol))
+
+
+def load_plugin(module: str, protocol: str):
+    """`module`'s PLUGIN, checked against `protocol`; what is missing is named in one line."""
+    plugin = getattr(importlib.import_module(module), "PLUGIN", None)
+    if plugin is None:
+        raise PluginContractError(f"expected {module} to define PLUGIN, the task's plugin object, got none; add "
+                                  "`PLUGIN = MyTask()` at the end of the task's task.py")
+    check_plugin(plugin, protocol, f"{module}.PLUGIN")
+    return plugin

@@ -1,4 +1,5 @@
-"""Terminal tables for a run (tabulate): the summary, the failures, and the per-family scores."""
+"""Terminal tables for a run (tabulate): the summary, the failures, and the per-family scores; and how
+every table (these, the leaderboard's Markdown and HTML) writes a value and an interval."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -7,6 +8,7 @@ from .task_api import InstanceOutcome
 
 
 def fmt(value) -> str:
+    """A value as every table shows it: floats to 4 decimals, None as `-`, booleans as yes/no."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -14,6 +16,11 @@ def fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
+
+
+def interval_text(ci) -> str:
+    """A 90% interval as every table shows it: `low–high`, or `-` when there is none (a single case)."""
+    return f"{fmt(ci[0])}–{fmt(ci[1])}" if ci else "-"
 
 
 def summary_cell(extra: dict, key: str) -> str:
@@ -30,13 +37,12 @@ def summary_table(record: dict, columns: Sequence[tuple[str, str]]) -> str:
     from tabulate import tabulate
 
     agg = record["aggregate"]
-    ci = agg["ci90"]
     rows = [
         ("task", record["task"]["id"]),
         ("set", f"{record['set']['name']} ({record['set']['cases']} cases, sha256 {record['set']['sha256'][:12]})"),
         ("submission", f"{record['submission']['label']} ({record['submission']['path']})"),
         (f"score ({record['metric']['name']}, {record['metric']['direction']})", fmt(agg["score"])),
-        ("90% CI of the mean", f"{ci[0]:.4f} .. {ci[1]:.4f}" if ci else "-"),
+        ("90% CI of the mean", interval_text(agg["ci90"])),
         ("instances ok / failed", f"{agg['ok']} / {agg['failed']}"),
         ("statuses", ", ".join(f"{k} {v}" for k, v in agg["statuses"].items())),
     ]

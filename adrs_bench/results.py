@@ -4,20 +4,26 @@ A record is everything needed to trust and reproduce a score (asv's result files
 schema version, task id and version, instance-set sha256, evaluator sha256, harness version,
 submission sha256, interpreter and numpy versions, platform, limits, per-instance records and
 aggregates. Older schemas are migrated by one function per version; newer ones are refused.
+
+The schema file says the shape; two facts are filled in here, each from its one place: the schema
+version (SCHEMA_VERSION) and the statuses a record's cases may have (the core's, statuses.py, plus those
+its task's spec.json declares), so a record with any other status is refused.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
 import re
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from .errors import AggregateMismatch, NonFiniteNumber, ResultFileError, SchemaVersionError, UsageError
+from .errors import AdrsError, AggregateMismatch, NonFiniteNumber, ResultFileError, SchemaVersionError, UsageError
 from .schemas import load_schema, validate_or_raise
-from .task_api import STATUSES
+from .statuses import CORE_STATUSES
 
 SCHEMA_VERSION = 2
 # Submission metadata (`run --meta key=value`): who made it and how. One place for the keys.
@@ -49,8 +55,32 @@ def parse_meta(pairs: Sequence[str]) -> dict[str, str]:
     return meta
 
 
+@lru_cache(maxsize=None)
+def result_schema(statuses: tuple[str, ...]) -> dict:
+    """The result schema, with this harness's schema version and the statuses a record may hold."""
+    schema = copy.deepcopy(load_schema("result"))
+    schema["properties"]["schema_version"]["const"] = SCHEMA_VERSION
+    schema["properties"]["instances"]["items"]["properties"]["status"]["enum"] = list(statuses)
+    return schema
+
+
+def record_statuses(record: dict) -> tuple[str, ...]:
+    """The statuses a record's cases may have: the core's, plus those its task declares (none for a task
+    this harness does not have, or a record too malformed to name one: the schema says why)."""
+    from .registry import get_task
+
+    task = record.get("task")
+    name = task.get("name") if isinstance(task, dict) else None
+    if not isinstance(name, str):
+        return CORE_STATUSES
+    try:
+        return get_task(name).spec.statuses
+    except AdrsError:
+        return CORE_STATUSES
+
+
 def validate(record: dict, what: str = "result record") -> None:
-    validate_or_raise(record, load_schema("result"), ResultFileError, what)
+    validate_or_raise(record, result_schema(record_statuses(record)), ResultFileError, what)
 
 
 def migrate(record: dict, what: str) -> dict:
@@ -73,9 +103,11 @@ def migrate(record: dict, what: str) -> dict:
 
 def aggregate_core(scores: Sequence[float], statuses: Sequence[str]) -> dict:
     """The part of an aggregate that follows from the instances alone: their mean score, count,
-    ok/failed counts and status counts. The one rule for what an aggregate must say, used when a
-    record is built and again when it is loaded (so an edited aggregate cannot pass a gate)."""
-    counts = {s: sum(status == s for status in statuses) for s in STATUSES}
+    ok/failed counts and status counts (the core's statuses in their order, then a task's own in
+    alphabetical order). The one rule for what an aggregate must say, used when a record is built and
+    again when it is loaded (so an edited aggregate cannot pass a gate)."""
+    order = CORE_STATUSES + tuple(sorted(set(statuses) - set(CORE_STATUSES)))
+    counts = {s: sum(status == s for status in statuses) for s in order}
     ok = counts["ok"]
     return {
         "score": sum(scores) / len(scores) if scores else 0.0,

@@ -1,7 +1,9 @@
-"""One run: check the submission, run it sandboxed on every case of a set, score, aggregate, record.
+"""One run's cases: run the submission sandboxed on each, score, aggregate, build the record.
 
-Every case gets an outcome. A case the submission failed scores as failed and stays in every mean;
-a case never reached because the total time ran out is a `timeout`, never skipped.
+The runner drives both kinds of task (task_api.py) and builds every case's InstanceOutcome itself from
+what the task says happened (a CaseResult): a case the submission failed scores as failed and stays in
+every mean; a case never reached because the total time ran out is a `timeout`, never skipped.
+`api.evaluate` is the whole run (load the set, check the program, run, record).
 """
 from __future__ import annotations
 
@@ -12,19 +14,19 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from . import __version__
-from .instances import InstanceSet, load_set
+from .errors import PluginContractError
+from .evaluator_hash import evaluator_sha256
+from .instances import InstanceSet
 from .results import SCHEMA_VERSION, aggregate_core
 from .registry import Task
-from .sandbox.checks import CheckedSubmission, check_submission
-from .sandbox.replies import CRASHED, MEMORY, OK, TIMEOUT
-from .sandbox import forkserver
+from .sandbox.checks import CheckedSubmission
 from .sandbox.isolation import Isolation
 from .sandbox.session import SandboxSession
-from .task_api import InstanceOutcome
+from .statuses import CRASHED, MEMORY, OK, TIMEOUT
+from .task_api import CaseResult, InstanceOutcome
 
 Progress = Callable[[int, int, InstanceOutcome], None]
 Tick = Callable[[str, float], None]  # (case id, share of the case done, 0..1) while a long case runs
@@ -37,16 +39,25 @@ def case_seed(plugin, case) -> int:
     return int.from_bytes(hashlib.sha256(plugin.seed_material(case)).digest()[:8], "big")
 
 
-def evaluator_sha256(task: Task) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(task.plugin.evaluator_files):
-        path = Path(name)
-        if path.is_absolute():  # a shared module outside the task (the serving simulator): hash by file name
-            label, data = path.parent.name + "/" + path.name, path.read_bytes()
-        else:
-            label, data = name, task.spec.path(name).read_bytes()
-        digest.update(label.encode() + b"\0" + data + b"\0")
-    return digest.hexdigest()
+def failed_outcome(plugin, case, case_id: str, status: str, message: str, seconds: float,
+                   metrics: dict | None = None, detail: Any = None) -> InstanceOutcome:
+    """A failed case: the task's failed score, and its failed metrics with what the case measured added."""
+    merged = plugin.failed_metrics(case)
+    if metrics:
+        merged = {**merged, **metrics}
+    return InstanceOutcome(case_id, status, message, plugin.failed_score, seconds, merged, detail)
+
+
+def outcome_of(task: Task, case, case_id: str, result: CaseResult, seconds: float) -> InstanceOutcome:
+    """The outcome of a case the task judged (either kind): the one rule for both protocols."""
+    if result.status == OK:
+        return InstanceOutcome(case_id, OK, result.message, result.score, seconds, result.metrics, result.detail)
+    if result.status not in task.spec.statuses:
+        raise PluginContractError(
+            f"expected {task.spec.name}'s case {case_id} to end with one of {', '.join(task.spec.statuses)}, got "
+            f"'{result.status}'; declare it in the task's spec.json `statuses` or return another")
+    return failed_outcome(task.plugin, case, case_id, result.status, result.message, seconds, result.metrics,
+                          result.detail)
 
 
 def bootstrap_ci90(scores: Sequence[float], resamples: int = 2000) -> list[float] | None:
@@ -126,15 +137,14 @@ class Budget:
             message = f"{NOT_RUN}the total time limit of {self.total_seconds:g} s was used up by earlier cases"
         else:
             return None
-        return InstanceOutcome(case_id, TIMEOUT, message, plugin.failed_score, 0.0, plugin.failed_metrics(case))
+        return failed_outcome(plugin, case, case_id, TIMEOUT, message, 0.0)
 
     def cut_short(self, plugin, case, outcome: InstanceOutcome) -> InstanceOutcome:
         """A case whose child was killed by a cancellation did not fail: it was not let finish. It counts
         as failed all the same, as a case never started does ("not run: <reason>")."""
         if not self.cancelled or outcome.ok:
             return outcome
-        return InstanceOutcome(outcome.id, TIMEOUT, f"{NOT_RUN}{self.reason}", plugin.failed_score, outcome.seconds,
-                               plugin.failed_metrics(case))
+        return failed_outcome(plugin, case, outcome.id, TIMEOUT, f"{NOT_RUN}{self.reason}", outcome.seconds)
 
 
 def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indices: Sequence[int],
@@ -154,7 +164,7 @@ def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indice
         with budget.lock:
             budget.sessions.add(session)
         try:
-            run_cases_in(session, plugin, limits, cases, indices, outcomes, budget, progress, tick)
+            run_cases_in(session, task, cases, indices, outcomes, budget, progress, tick)
         finally:
             with budget.lock:
                 budget.sessions.discard(session)
@@ -162,22 +172,40 @@ def run_share(task: Task, submission: CheckedSubmission, cases: Sequence, indice
                 isolations.append(session.isolation)
 
 
-def run_cases_in(session: SandboxSession, plugin, limits, cases: Sequence, indices: Sequence[int], outcomes: list,
+def run_cases_in(session: SandboxSession, task: Task, cases: Sequence, indices: Sequence[int], outcomes: list,
                  budget: Budget, progress: Callable[[InstanceOutcome], None], tick: Tick | None = None) -> None:
-    """The body of `run_share`, with the child's session open. `tick(case_id, share)` is called while a
-    stateful task's case runs (the share of its simulated time done), for progress within long cases."""
-    if hasattr(plugin, "run_case"):  # a stateful task drives the child itself (many calls per case)
-        for index in indices:
-            case = cases[index]
-            case_id = plugin.case_id(case)
-            outcome = budget.refusal(plugin, case, case_id)
-            if outcome is None:
-                on_share = (lambda share, case_id=case_id: tick(case_id, share)) if tick else None
-                outcome = budget.cut_short(plugin, case, plugin.run_case(
-                    session, case, case_seed(plugin, case), limits, budget.remaining(), progress=on_share))
-            outcomes[index] = outcome
-            progress(outcome)
-        return
+    """The body of `run_share`, with the child's session open: the cases at `indices`, by the task's
+    protocol. `tick(case_id, share)` is called while a stateful task's case runs (the share of its
+    simulated time done), for progress within long cases."""
+    if task.stateful:
+        run_stateful_cases(session, task, cases, indices, outcomes, budget, progress, tick)
+    else:
+        run_one_call_cases(session, task, cases, indices, outcomes, budget, progress)
+
+
+def run_stateful_cases(session: SandboxSession, task: Task, cases: Sequence, indices: Sequence[int], outcomes: list,
+                       budget: Budget, progress: Callable[[InstanceOutcome], None], tick: Tick | None = None) -> None:
+    """A stateful task drives the child itself (many calls per case); each case in turn."""
+    plugin, limits = task.plugin, task.spec.limits
+    for index in indices:
+        case = cases[index]
+        case_id = plugin.case_id(case)
+        outcome = budget.refusal(plugin, case, case_id)
+        if outcome is None:
+            on_share = (lambda share, case_id=case_id: tick(case_id, share)) if tick else None
+            started = time.monotonic()
+            result = plugin.run_case(session, case, case_seed(plugin, case), limits, budget.remaining(),
+                                     progress=on_share)
+            outcome = budget.cut_short(plugin, case, outcome_of(task, case, case_id, result,
+                                                                time.monotonic() - started))
+        outcomes[index] = outcome
+        progress(outcome)
+
+
+def run_one_call_cases(session: SandboxSession, task: Task, cases: Sequence, indices: Sequence[int], outcomes: list,
+                       budget: Budget, progress: Callable[[InstanceOutcome], None]) -> None:
+    """One call per case, pipelined: case i+1 is sent as soon as the child answers case i."""
+    plugin, limits = task.plugin, task.spec.limits
 
     def send(index: int):
         """Post case `index`; return what is needed to finish it, or its outcome if it cannot run."""
@@ -193,12 +221,10 @@ def run_cases_in(session: SandboxSession, plugin, limits, cases: Sequence, indic
 
     def finish(index, case, case_id, sent, deadline, reply) -> None:
         if reply.status == OK:
-            status, message, score, metrics, detail = plugin.evaluate(case, reply.value)
-            outcome = InstanceOutcome(case_id, status, message, score, reply.seconds, metrics, detail)
+            outcome = outcome_of(task, case, case_id, plugin.evaluate(case, reply.value), reply.seconds)
         else:
-            outcome = budget.cut_short(plugin, case, InstanceOutcome(
-                case_id, reply.status, reply.message, plugin.failed_score, reply.seconds or (time.monotonic() - sent),
-                plugin.failed_metrics(case)))
+            outcome = budget.cut_short(plugin, case, failed_outcome(
+                plugin, case, case_id, reply.status, reply.message, reply.seconds or (time.monotonic() - sent)))
         outcomes[index] = outcome
         progress(outcome)
 
@@ -356,7 +382,7 @@ def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmi
                        "meta": dict(meta or {})},
         "provenance": {
             "harness_version": __version__,
-            "evaluator_sha256": evaluator_sha256(task),
+            "evaluator_sha256": evaluator_sha256(spec),
             "python": platform.python_version(),
             "numpy": numpy.__version__,
             "platform": platform.platform(),
@@ -373,21 +399,6 @@ def build_record(task: Task, instance_set: InstanceSet, submission: CheckedSubmi
         "instances": [o.as_record() for o in outcomes],
     }
 
-
-def run(task: Task, path: Path | str, set_name: str | None = None, label: str | None = None,
-        progress: Progress | None = None, workers: int = 1,
-        require_isolation: bool = False) -> tuple[dict, list[InstanceOutcome], InstanceSet]:
-    """Check and run a submission on a set; return (record, outcomes, instance set)."""
-    started = time.monotonic()
-    forkserver.prestart()  # before the set is loaded: the children's parent never holds it
-    import numpy  # noqa: F401  the record and its interval need it; imported while the fork server boots
-    instance_set = load_set(task, set_name or task.spec.default_set)
-    submission = check_submission(path, task.spec)
-    isolations: list[Isolation] = []
-    outcomes = run_cases(task, submission, instance_set.cases, progress, workers, isolations, require_isolation)
-    record = build_record(task, instance_set, submission, label or Path(path).stem, outcomes,
-                          time.monotonic() - started, workers, isolations)
-    return record, outcomes, instance_set
 
 
 if __name__ == "__main__":  # pragma: no cover

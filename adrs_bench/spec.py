@@ -1,5 +1,7 @@
 """A task's contract as a frozen, typed TaskSpec, loaded from tasks/<name>/spec.json and checked
-against the spec schema before anything trusts it."""
+against the spec schema before anything trusts it. Besides the problem (interface, limits, metric,
+sets), the spec says how the core drives the task (`protocol`, task_api.py), which statuses its cases
+may end with beyond the core's (`statuses`), and which files pin its scoring (`evaluator_files`)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +11,7 @@ from typing import Mapping
 
 from .errors import SpecError
 from .schemas import load_schema, validate_or_raise
+from .statuses import CORE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,19 @@ class Metric:
     direction: str  # "maximize" | "minimize"
     description: str
 
-    def better(self, new: float, old: float, tolerance: float = 0.0) -> bool:
-        return new > old + tolerance if self.direction == "maximize" else new < old - tolerance
-
     def worse(self, new: float, old: float, tolerance: float = 0.0) -> bool:
         return new < old - tolerance if self.direction == "maximize" else new > old + tolerance
+
+
+@dataclass(frozen=True)
+class EvaluatorFiles:
+    """The files whose bytes pin a task's scoring (their sha256 is a record's evaluator_sha256), as
+    globs: `task` relative to the task's directory, `package` relative to the adrs_bench package (the
+    shared serving simulator, "serving/**/*.py": a module added there counts without anyone listing it).
+    evaluator_hash.py resolves them; a glob that matches nothing is an error, never a silent gap."""
+
+    task: tuple[str, ...]
+    package: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,14 +93,26 @@ class TaskSpec:
     fresh_description: str
     baselines: Mapping[str, str]
     example: str
+    protocol: str  # "one_call" | "stateful": the protocol its plugin keeps (task_api.PROTOCOLS)
+    evaluator_files: EvaluatorFiles
     root: Path
     parameters: Mapping[str, object] = field(default_factory=dict)  # task-specific (see the task's README)
     # Modules the task provides itself, so published programs import them unchanged (vidur.entities...):
     # module -> the names it offers, each defined in the task's child-adapter module.
     compat_modules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    extra_statuses: tuple[str, ...] = ()  # how its cases may end besides the core's (spec.json `statuses`)
 
     def path(self, relative: str) -> Path:
         return self.root / relative
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        """Every status a case of this task may end with: the core's, then the task's own."""
+        return CORE_STATUSES + self.extra_statuses
+
+    @property
+    def stateful(self) -> bool:
+        return self.protocol == "stateful"
 
 
 def spec_from_dict(data: dict, root: Path) -> TaskSpec:
@@ -109,6 +132,12 @@ def spec_from_dict(data: dict, root: Path) -> TaskSpec:
         raise SpecError(
             f"task spec {root / 'spec.json'}: interface.entry_base '{base}' is not a name of compat_modules; "
             "list it there (module -> names) or drop entry_base"
+        )
+    clash = sorted(set(data.get("statuses", ())) & set(CORE_STATUSES))
+    if clash:
+        raise SpecError(
+            f"task spec {root / 'spec.json'}: expected statuses of the task's own, got the core's '{clash[0]}' "
+            f"(the core has {', '.join(CORE_STATUSES)}); list only the statuses the core lacks"
         )
     return TaskSpec(
         id=data["id"],
@@ -136,9 +165,13 @@ def spec_from_dict(data: dict, root: Path) -> TaskSpec:
         fresh_description=data["fresh"]["description"],
         baselines=dict(data["baselines"]),
         example=data["example"],
+        protocol=data["protocol"],
+        evaluator_files=EvaluatorFiles(task=tuple(data["evaluator_files"]["task"]),
+                                       package=tuple(data["evaluator_files"].get("package", ()))),
         root=root,
         parameters=dict(data.get("parameters", {})),
         compat_modules={module: tuple(names) for module, names in data.get("compat_modules", {}).items()},
+        extra_statuses=tuple(data.get("statuses", ())),
     )
 
 

@@ -31,12 +31,13 @@ class Verdict:
 def rebuild_set(task, record: dict):
     """The record's instance set as it was scored: shipped, fresh (from its seed) or a subset (by ids)."""
     from .api import pick_cases, subset_of
+    from .fresh_names import fresh_name
     from .instances import load_set
 
     name = record["set"]["name"]
     base = name.split("[", 1)[0]
     if record["set"].get("fresh_seed") is not None:
-        base = f"fresh:{record['set']['fresh_seed']}"
+        base = fresh_name(record["set"]["fresh_seed"])
     full = load_set(task, base)
     if "[" not in name:
         return full
@@ -48,7 +49,7 @@ def cheap_differences(task, record: dict, program: Path) -> list[str]:
     """What can be checked without running anything."""
     import hashlib
 
-    from .runner import evaluator_sha256
+    from .evaluator_hash import evaluator_sha256
 
     found = []
     if results.is_interrupted(record):
@@ -61,7 +62,7 @@ def cheap_differences(task, record: dict, program: Path) -> list[str]:
     if record["set"].get("fresh_seed") is None and shipped is not None and shipped.sha256 != record["set"]["sha256"]:
         found.append(f"set: {record['set']['name']} sha256 {record['set']['sha256'][:12]} in the record, "
                      f"{shipped.sha256[:12]} today")
-    today = evaluator_sha256(task)
+    today = evaluator_sha256(task.spec)
     if record["provenance"]["evaluator_sha256"] != today:
         found.append(f"evaluator: sha256 {record['provenance']['evaluator_sha256'][:12]} in the record, "
                      f"{today[:12]} today; re-run the submission")

@@ -16,7 +16,7 @@ import time
 
 from adrs_bench.registry import get_task
 from adrs_bench.tasks.autoscaling import adapter, evaluator
-from adrs_bench.tasks.autoscaling.task import settings
+from adrs_bench.tasks.autoscaling.settings import settings
 
 TASK = get_task("autoscaling")
 
@@ -52,7 +52,7 @@ def main() -> None:
                 best = min(best, time.perf_counter() - started)
             score = evaluator.score(case.reference.static_gpu_hours, run)
             print(f"{case.id:<16} {name:<12} {len(requests):>8} {best:>8.2f} {run.gpu_hours:>7.2f} "
-                  f"{case.reference.static_gpu_hours:>7.2f} {score:>6.3f} {run.slo.p95_slowdown:>12.2f}  "
+                  f"{case.reference.static_gpu_hours:>7.2f} {score:>6.3f} {run.slo.percentile_slowdown:>12.2f}  "
                   f"{'kept' if run.slo.kept else 'VIOLATED'}")
 
 

@@ -5,7 +5,7 @@ Run: python benchmarks/bench_sandbox_overhead.py [--repeat 5]
 Both sides are timed alternately in one process, best of N, so the ratio is robust to noise.
 The loop side = build Model objects, call the submission compiled as plain Python, describe and
 validate/score the placement with the same adapter and evaluator. The sandboxed side = the whole
-`adrs_bench.runner.run` (or `run_cases` for the synthetic 1000-case set).
+`adrs_bench.evaluate` (or `run_cases` for the synthetic 1000-case set).
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from adrs_bench.api import evaluate
 from adrs_bench.registry import get_task
-from adrs_bench.runner import run, run_cases
+from adrs_bench.runner import run_cases
 from adrs_bench.sandbox.checks import check_submission
 from adrs_bench.tasks.prism_placement import adapter, evaluator
 from adrs_bench.tasks.prism_placement.instance import Case, Reference
@@ -70,7 +71,7 @@ def main() -> None:
 
     rows = []
     loop = best_of(args.repeat, lambda: plain_loop(source, public))
-    sandboxed = best_of(args.repeat, lambda: run(TASK, GREEDY, "public"))
+    sandboxed = best_of(args.repeat, lambda: evaluate(TASK, GREEDY, "public"))
     rows.append(("public (50 cases): adrs-bench run vs plain loop", sandboxed, loop))
     loop = best_of(args.repeat, lambda: plain_loop(source, synthetic))
     sandboxed = best_of(args.repeat, lambda: run_cases(TASK, checked, synthetic))

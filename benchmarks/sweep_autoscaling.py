@@ -38,7 +38,7 @@ from adrs_bench.errors import InstanceHashMismatch
 from adrs_bench.instances import load_set
 from adrs_bench.registry import get_task
 from adrs_bench.tasks.autoscaling import adapter, evaluator
-from adrs_bench.tasks.autoscaling.task import settings
+from adrs_bench.tasks.autoscaling.settings import settings
 
 TASK = get_task("autoscaling")
 CASES: list = []  # the set's cases, loaded once per process (workers inherit them when forked)
@@ -116,7 +116,7 @@ def run_one(job: tuple) -> tuple:
     case = CASES[trace]
     started = time.perf_counter()
     run = evaluator.simulate(settings(), case.trace.requests(), make_policy(source, filename, overrides))
-    return (index, trace, run.gpu_hours, run.slo.p95_slowdown, run.slo.kept,
+    return (index, trace, run.gpu_hours, run.slo.percentile_slowdown, run.slo.kept,
             evaluator.score(case.reference.static_gpu_hours, run), time.perf_counter() - started)
 
 

@@ -120,6 +120,7 @@ def test_max_failures_stops_after_that_many_costly_failures():
 
 def test_children_run_single_threaded_blas_whoever_calls(monkeypatch):
     """The caller's own BLAS settings never reach the children (the fork server's environment is its own)."""
+    from adrs_bench.blas import BLAS_THREAD_VARIABLES
     from adrs_bench.sandbox import forkserver
 
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "8")
@@ -130,7 +131,7 @@ def test_children_run_single_threaded_blas_whoever_calls(monkeypatch):
         env = open(f"/proc/{server.process.pid}/environ", "rb").read().split(b"\0")
     finally:
         server.close()
-    for name in forkserver.BLAS_THREAD_VARIABLES:
+    for name in BLAS_THREAD_VARIABLES:
         assert f"{name}=1".encode() in env
 
 

@@ -3,6 +3,7 @@ and decode step takes 1 s, so a request of d output tokens alone takes d s): col
 scale-down order and draining, what the policy observes, the SLO check, the score and the static search."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -12,9 +13,14 @@ from adrs_bench.serving import TableProfile, solo_latency
 from adrs_bench.tasks.autoscaling import evaluator
 from adrs_bench.tasks.autoscaling.control import TIMELINE_FIELDS, Controller, PolicyAbort
 from adrs_bench.tasks.autoscaling.evaluator import ScaledRun, SloCheck
-from adrs_bench.tasks.autoscaling.settings import Settings
+from adrs_bench.tasks.autoscaling.settings import settings as spec_settings
 
 from serving.helpers import ONE_SECOND, specs
+
+
+def settings_with(**changes):
+    """The spec's settings (the one loader) with a few changed for a test."""
+    return dataclasses.replace(spec_settings(), **changes)
 
 
 @pytest.fixture
@@ -44,7 +50,7 @@ def by_id(run: ScaledRun) -> dict[int, object]:
 # ------------------------------------------------------------------------------------------ cold start
 
 def test_a_new_replica_is_charged_from_the_request_and_serves_after_the_cold_start(one_second):
-    settings = Settings(initial_replicas=1)
+    settings = settings_with(initial_replicas=1)
     rows = [(0, 16, 100),  # replica 0, alone until 74: would complete at 100
             (74, 16, 10),  # the new replica is still starting: replica 0 (load 1) takes it
             (80, 16, 5)]  # replica 1 is ready (idle): it takes it
@@ -65,11 +71,11 @@ def test_a_new_replica_is_charged_from_the_request_and_serves_after_the_cold_sta
         (15.0, 2, 1, 0, 0), (30.0, 2, 1, 1, 0), (45.0, 2, 1, 1, 0), (60.0, 2, 1, 1, 0), (75.0, 2, 2, 0, 0),
         (90.0, 2, 2, 0, 0)]
     assert [(r[0], r[1]) for r in policy.seen[1]["replicas"]] == [(0, "ready"), (1, "starting")]
-    assert run.slo.kept and run.slo.p95_slowdown == pytest.approx(1.01 + 0.9 * (1.1 - 1.01))
+    assert run.slo.kept and run.slo.percentile_slowdown == pytest.approx(1.01 + 0.9 * (1.1 - 1.01))
 
 
 def test_a_replica_still_starting_at_the_end_is_charged_until_the_end(one_second):
-    run = evaluator.simulate(Settings(initial_replicas=1), specs((0, 16, 20)), Script({}, 3))
+    run = evaluator.simulate(settings_with(initial_replicas=1), specs((0, 16, 20)), Script({}, 3))
     assert run.result.end_time == 20.0
     assert [(r.id, r.requested_at, r.ready_at, r.left_at) for r in run.result.replicas] == [
         (0, 0.0, 0.0, None), (1, 15.0, 75.0, None), (2, 15.0, 75.0, None)]
@@ -79,7 +85,7 @@ def test_a_replica_still_starting_at_the_end_is_charged_until_the_end(one_second
 # ------------------------------------------------------------------------------------- scaling down
 
 def test_scale_down_removes_starting_newest_first_then_the_least_busy_ready_and_drains_it(one_second):
-    settings = Settings(initial_replicas=3)
+    settings = settings_with(initial_replicas=3)
     rows = [(0, 16, 100),  # -> r0
             (0.5, 16, 100),  # -> r1
             (1, 16, 100),  # -> r2
@@ -119,7 +125,7 @@ def test_scale_down_removes_starting_newest_first_then_the_least_busy_ready_and_
 
 def test_scale_down_removes_the_newest_starting_replica_first(one_second):
     rows = [(0, 16, 100), (80, 16, 5)]
-    run = evaluator.simulate(Settings(initial_replicas=1), specs(*rows), Script({15.0: 3, 30.0: 2}, 2))
+    run = evaluator.simulate(settings_with(initial_replicas=1), specs(*rows), Script({15.0: 3, 30.0: 2}, 2))
     assert [(r.id, r.requested_at, r.ready_at, r.left_at) for r in run.result.replicas] == [
         (0, 0.0, 0.0, None), (1, 15.0, 75.0, None), (2, 15.0, 75.0, 30.0)]
     assert [(r.replica_id, r.completion_time) for r in run.result.records] == [(0, 100.0), (1, 85.0)]
@@ -131,7 +137,7 @@ def test_scale_down_removes_the_newest_starting_replica_first(one_second):
 @pytest.mark.parametrize("desired, removed", [(2, [1]), (1, [1, 2])])
 def test_scale_down_ties_go_to_the_lowest_id(one_second, desired, removed):
     rows = [(0, 16, 50), (0.5, 16, 50), (1, 16, 50), (1.5, 16, 50)]  # r0 2, r1 1, r2 1 requests
-    run = evaluator.simulate(Settings(initial_replicas=3), specs(*rows), Script({}, desired))
+    run = evaluator.simulate(settings_with(initial_replicas=3), specs(*rows), Script({}, desired))
     assert [r.replica_id for r in run.result.records] == [0, 1, 2, 0]
     left = {r.id: r.left_at for r in run.result.replicas}
     assert [i for i, t in left.items() if t is not None] == removed
@@ -142,7 +148,7 @@ def test_scale_down_ties_go_to_the_lowest_id(one_second, desired, removed):
 
 def test_idle_ready_replicas_leave_at_once_and_ties_remove_the_lowest_id(one_second):
     rows = [(0, 16, 40), (20, 16, 1)]  # r0 busy; r1..r3 idle
-    run = evaluator.simulate(Settings(initial_replicas=4), specs(*rows), Script({15.0: 2}, 2))
+    run = evaluator.simulate(settings_with(initial_replicas=4), specs(*rows), Script({15.0: 2}, 2))
     assert [(r.id, r.left_at) for r in run.result.replicas] == [(0, None), (1, 15.0), (2, 15.0), (3, None)]
     assert run.result.records[1].replica_id == 3
     assert run.gpu_hours == (40 + 15 + 15 + 40) / 3600
@@ -150,8 +156,8 @@ def test_idle_ready_replicas_leave_at_once_and_ties_remove_the_lowest_id(one_sec
 
 def test_answer_outside_the_rules_aborts_and_is_never_clamped():
     for answer in (0, 33, -1, 3.0, True, "4", None):
-        controller = Controller(Settings(), lambda metrics, answer=answer: answer, ONE_SECOND)
-        sim = evaluator.Simulator(evaluator.cluster_config(Settings(), 4), specs((0, 16, 40)),
+        controller = Controller(spec_settings(), lambda metrics, answer=answer: answer, ONE_SECOND)
+        sim = evaluator.Simulator(evaluator.cluster_config(spec_settings(), 4), specs((0, 16, 40)),
                                   evaluator.least_loaded, ONE_SECOND, on_tick=controller.on_tick)
         controller.simulator = sim
         with pytest.raises(PolicyAbort) as caught:
@@ -172,7 +178,7 @@ def test_observations_are_deltas_since_the_last_call(one_second):
             (40, 16, 2),  # alone: 40-42
             (50, 16, 1)]  # alone: 50-51 (no call after it)
     policy = Script({}, 1)
-    run = evaluator.simulate(Settings(initial_replicas=1), specs(*rows), policy)
+    run = evaluator.simulate(settings_with(initial_replicas=1), specs(*rows), policy)
     assert [r.completion_time for r in run.result.records] == [6.0, 13.0, 28.0, 22.0, 21.0, 42.0, 51.0]
     assert [m["time"] for m in policy.seen] == [15.0, 30.0, 45.0]
     assert [m["arrivals"] for m in policy.seen] == [2, 3, 1]
@@ -195,7 +201,7 @@ def test_observations_of_busy_replicas_mid_run(one_second):
     """Waiting/running/KV use while work is in flight, and tokens decoded per replica between calls."""
     rows = [(0, 16, 40), (0, 16, 40), (14.5, 16, 40)]  # r0 and r1 from 0; r0 again at 14.5 (waits)
     policy = Script({}, 2)
-    evaluator.simulate(Settings(initial_replicas=2), specs(*rows), policy)
+    evaluator.simulate(settings_with(initial_replicas=2), specs(*rows), policy)
     blocks = 2240
     # at 15: r0 ended the step 14-15 and prefills request 2 (in flight, so "running"): 16 + 14 tokens of
     # request 0 in 2 blocks, request 2's prompt in 1; 15 tokens each so far (1 prefill + 14 decode steps)
@@ -210,20 +216,20 @@ def test_observations_of_busy_replicas_mid_run(one_second):
 # -------------------------------------------------------------------------------------------- the SLO
 
 def test_slo_keeps_at_exactly_the_limit_and_breaks_just_above():
-    settings = Settings()
+    settings = spec_settings()
     assert settings.slo_percentile == 95.0 and settings.slo_max_slowdown == 5.0
     at = evaluator.slo_check(settings, [5.0] * 20)
-    assert (at.p95_slowdown, at.kept, at.miss) == (5.0, True, 1.0)
+    assert (at.percentile_slowdown, at.kept, at.miss) == (5.0, True, 1.0)
     above = math.nextafter(5.0, math.inf)
     check = evaluator.slo_check(settings, [above] * 20)
-    assert (check.p95_slowdown, check.kept) == (above, False) and check.miss > 1.0
+    assert (check.percentile_slowdown, check.kept) == (above, False) and check.miss > 1.0
     # linear interpolation between order statistics: index 0.95 * 99 = 94.05
-    assert evaluator.slo_check(settings, [1.0] * 94 + [5.0] * 6).p95_slowdown == 5.0
+    assert evaluator.slo_check(settings, [1.0] * 94 + [5.0] * 6).percentile_slowdown == 5.0
     assert evaluator.slo_check(settings, [1.0] * 94 + [5.0] * 5 + [6.0]).kept
     mixed = evaluator.slo_check(settings, [1.0] * 94 + [5.0] + [7.0] * 5)
-    assert mixed.p95_slowdown == pytest.approx(5.1) and not mixed.kept
+    assert mixed.percentile_slowdown == pytest.approx(5.1) and not mixed.kept
     assert mixed.miss == pytest.approx(5.1 / 5)
-    assert evaluator.slo_check(settings, [1.0] * 95 + [9.0] * 5).p95_slowdown == pytest.approx(1.4)
+    assert evaluator.slo_check(settings, [1.0] * 95 + [9.0] * 5).percentile_slowdown == pytest.approx(1.4)
 
 
 def test_score_is_static_over_policy_gpu_hours_when_kept_else_zero():
@@ -243,13 +249,13 @@ BURST = [(0, 16, 10)] * 24
 
 def test_smallest_static_count_matches_brute_force(monkeypatch):
     monkeypatch.setattr(evaluator, "PROFILE", BATCH_SECONDS)
-    settings = Settings(max_replicas=8)
+    settings = settings_with(max_replicas=8)
     requests = specs(*BURST)
     brute = {n: evaluator.simulate(settings, requests, None, replicas=n) for n in range(1, 9)}
     kept = [n for n, run in brute.items() if run.slo.kept]
     assert kept == [5, 6, 7, 8]
-    assert brute[4].slo.p95_slowdown == (2 + 9 * 6) / 10  # 6 per replica
-    assert brute[5].slo.p95_slowdown == (2 + 9 * 5) / 10  # 5 on four, 4 on one
+    assert brute[4].slo.percentile_slowdown == (2 + 9 * 6) / 10  # 6 per replica
+    assert brute[5].slo.percentile_slowdown == (2 + 9 * 5) / 10  # 5 on four, 4 on one
     assert brute[5].gpu_hours == 5 * (2 + 9 * 5) / 3600
     assert all(r.controller.timeline == [] for r in brute.values())  # a fixed count: no control calls
 
@@ -258,19 +264,37 @@ def test_smallest_static_count_matches_brute_force(monkeypatch):
     assert run.gpu_hours == brute[5].gpu_hours
     assert 4 in checks and not checks[4].kept and checks[5].kept  # the count below is checked
     assert {n: c.kept for n, c in checks.items()} == {n: brute[n].slo.kept for n in checks}
-    assert {n: c.p95_slowdown for n, c in checks.items()} == {n: brute[n].slo.p95_slowdown for n in checks}
+    assert {n: c.percentile_slowdown for n, c in checks.items()} == {n: brute[n].slo.percentile_slowdown for n in checks}
     assert set(checks) == {4, 5, 6, 8}  # the binary search visits few counts
 
 
 def test_smallest_static_refuses_a_trace_too_heavy_for_the_bounds(monkeypatch):
     monkeypatch.setattr(evaluator, "PROFILE", BATCH_SECONDS)
     with pytest.raises(ValueError, match=r"no fixed replica count up to 4 keeps the SLO \(p95 slowdown 5\.60 at 4\)"):
-        evaluator.smallest_static(Settings(initial_replicas=4, max_replicas=4), specs(*BURST))
+        evaluator.smallest_static(settings_with(initial_replicas=4, max_replicas=4), specs(*BURST))
 
 
 def test_smallest_static_of_one_checks_nothing_below(monkeypatch):
     monkeypatch.setattr(evaluator, "PROFILE", BATCH_SECONDS)
-    count, run, checks = evaluator.smallest_static(Settings(max_replicas=8), specs((0, 16, 10), (20, 16, 10)))
-    assert count == 1 and run.slo.p95_slowdown == 1.0
+    count, run, checks = evaluator.smallest_static(settings_with(max_replicas=8), specs((0, 16, 10), (20, 16, 10)))
+    assert count == 1 and run.slo.percentile_slowdown == 1.0
     assert set(checks) == {1, 4, 2, 8} and all(c.kept for c in checks.values())
     assert np.isclose(run.gpu_hours, 30 / 3600)
+
+
+def test_settings_exist_once_as_the_specs_parameters():
+    """No defaults to drift: every setting is spec.json's, and a missing or unknown one is refused."""
+    from adrs_bench.errors import SpecError
+    from adrs_bench.registry import get_task
+    from adrs_bench.tasks.autoscaling.settings import Settings
+
+    parameters = dict(get_task("autoscaling").spec.parameters)
+    assert dataclasses.asdict(spec_settings()) == parameters
+    assert (spec_settings().interval_seconds, spec_settings().cold_start_seconds) == (15, 60)
+    del parameters["cold_start_seconds"]
+    with pytest.raises(SpecError) as info:
+        Settings.from_parameters({**parameters, "warmup": 1})
+    assert str(info.value) == ("autoscaling spec parameters: expected exactly min_replicas, max_replicas, "
+                               "initial_replicas, cold_start_seconds, interval_seconds, slo_percentile, "
+                               "slo_max_slowdown, got unknown warmup; missing cold_start_seconds; fix "
+                               "tasks/autoscaling/spec.json")

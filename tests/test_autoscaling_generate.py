@@ -1,5 +1,5 @@
-"""autoscaling workload generator: rate shapes, NHPP counts, determinism, stored sets and their frozen
-static references, strict parsing."""
+"""autoscaling workload: rate shapes (shapes.py), NHPP counts and determinism (generate.py), stored sets
+and their frozen static references (reference.py), strict parsing (instance.py)."""
 from __future__ import annotations
 
 import gzip
@@ -12,35 +12,36 @@ import numpy as np
 import pytest
 
 from adrs_bench.errors import InstanceHashMismatch
-from adrs_bench.tasks.autoscaling import evaluator
+from adrs_bench.tasks.autoscaling import evaluator, instance, reference, shapes
 from adrs_bench.tasks.autoscaling import generate as g
+from adrs_bench.tasks.autoscaling import settings as settings_module
 
-SPEC = json.loads((g.TASK_DIR / "spec.json").read_text())
+SPEC = json.loads((settings_module.TASK_DIR / "spec.json").read_text())
 
 
-def stored(name: str) -> list[g.Case]:
-    return g.load_set(name)
+def stored(name: str) -> list[instance.Case]:
+    return instance.load_set(name)
 
 
 # ------------------------------------------------------------------------------------ rate shapes
 
 
 def test_sinusoid_bounds_and_period():
-    t = np.arange(0.0, g.DURATION, 0.5)
-    r = g.rate("sinusoid", t)
+    t = np.arange(0.0, shapes.DURATION, 0.5)
+    r = shapes.rate("sinusoid", t)
     assert r.min() == pytest.approx(7.5) and r.max() == pytest.approx(22.5)
-    assert np.allclose(g.rate("sinusoid", t + 1800.0), r)
-    assert np.allclose(g.rate("sinusoid", t, {"period": 300.0}), g.rate("sinusoid", t * 6))
-    assert g.rate("sinusoid", 900.0) == pytest.approx(22.5) and g.rate("sinusoid", 0.0) == pytest.approx(7.5)
-    assert g.rate("sinusoid", 1800.0) == pytest.approx(7.5)
+    assert np.allclose(shapes.rate("sinusoid", t + 1800.0), r)
+    assert np.allclose(shapes.rate("sinusoid", t, {"period": 300.0}), shapes.rate("sinusoid", t * 6))
+    assert shapes.rate("sinusoid", 900.0) == pytest.approx(22.5) and shapes.rate("sinusoid", 0.0) == pytest.approx(7.5)
+    assert shapes.rate("sinusoid", 1800.0) == pytest.approx(7.5)
 
 
 def test_diurnal_bounds():
-    assert len(g.DIURNAL_POINTS) == 25 and g.DIURNAL_POINTS[0][1] == g.DIURNAL_POINTS[-1][1]
-    r = g.rate("diurnal", np.arange(0.0, g.DURATION, 1.0))
+    assert len(shapes.DIURNAL_POINTS) == 25 and shapes.DIURNAL_POINTS[0][1] == shapes.DIURNAL_POINTS[-1][1]
+    r = shapes.rate("diurnal", np.arange(0.0, shapes.DURATION, 1.0))
     assert r.min() == 7.5 and r.max() == 22.5
-    assert g.rate("diurnal", 12 * 300.0) == 22.5 and g.rate("diurnal", 3 * 300.0) == 7.5
-    assert g.rate("diurnal", g.DURATION) == g.rate("diurnal", 0.0)
+    assert shapes.rate("diurnal", 12 * 300.0) == 22.5 and shapes.rate("diurnal", 3 * 300.0) == 7.5
+    assert shapes.rate("diurnal", shapes.DURATION) == shapes.rate("diurnal", 0.0)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 101, 2 ** 40])
@@ -48,12 +49,12 @@ def test_spike_triples_for_exactly_300_s(seed):
     params = dict(g.shape_params("spike", seed))
     start = params["spike_start"]
     assert start == int(start) and 1800 <= start < 5400
-    t = np.arange(0.0, g.DURATION, 0.25)
-    r = g.rate("spike", t, params)
+    t = np.arange(0.0, shapes.DURATION, 0.25)
+    r = shapes.rate("spike", t, params)
     assert set(np.unique(r)) == {7.5, 22.5}
     assert np.count_nonzero(r == 22.5) * 0.25 == 300.0
-    assert g.rate("spike", start, params) == 22.5 and g.rate("spike", start + 300.0, params) == 7.5
-    assert g.rate("spike", start - 1e-6, params) == 7.5
+    assert shapes.rate("spike", start, params) == 22.5 and shapes.rate("spike", start + 300.0, params) == 7.5
+    assert shapes.rate("spike", start - 1e-6, params) == 7.5
 
 
 def test_spike_starts_vary_with_seed():
@@ -63,10 +64,10 @@ def test_spike_starts_vary_with_seed():
 # ----------------------------------------------------------------------------------------- traces
 
 
-@pytest.mark.parametrize("shape", g.SHAPES)
+@pytest.mark.parametrize("shape", shapes.SHAPES)
 def test_nhpp_counts_follow_the_rate(shape):
     trace = g.generate_trace(shape, 7)
-    expected = g.expected_requests(shape, trace.duration, trace.params)
+    expected = shapes.expected_requests(shape, trace.duration, trace.params)
     assert abs(len(trace) - expected) < 4 * math.sqrt(expected), (len(trace), expected)
     # and per 5-minute window (the rate integrated on a fine grid)
     times = np.asarray(trace.arrival_times)
@@ -90,12 +91,12 @@ def test_trace_well_formed():
 
 
 def test_determinism():
-    for shape in g.SHAPES:
+    for shape in shapes.SHAPES:
         a, b = g.generate_trace(shape, 3), g.generate_trace(shape, 3)
         assert a == b
         assert g.generate_trace(shape, 4) != a
-    short = [g.generate_trace(shape, 3, 600.0) for shape in g.SHAPES]
-    assert g.to_csv_gz(short) == g.to_csv_gz([g.generate_trace(shape, 3, 600.0) for shape in g.SHAPES])
+    short = [g.generate_trace(shape, 3, 600.0) for shape in shapes.SHAPES]
+    assert instance.to_csv_gz(short) == instance.to_csv_gz([g.generate_trace(shape, 3, 600.0) for shape in shapes.SHAPES])
 
 
 def test_bad_arguments():
@@ -113,16 +114,16 @@ def test_fresh_seeds():
 
 def test_fresh_set_round_trip(monkeypatch):
     """Inline requests parse back (short traces and a dummy reference here, to stay fast)."""
-    dummy = g.Reference(7, 14.1, 3.0, 6.0)
-    short = [g.generate_trace(shape, s, 300.0) for shape, s in zip(g.SHAPES, g.fresh_seeds(5))]
-    monkeypatch.setattr(g, "reference_for", lambda trace: dummy)
+    dummy = instance.Reference(7, 14.1, 3.0, 6.0)
+    short = [g.generate_trace(shape, s, 300.0) for shape, s in zip(shapes.SHAPES, g.fresh_seeds(5))]
+    monkeypatch.setattr(reference, "reference_for", lambda trace: dummy)
     monkeypatch.setattr(g, "fresh_traces", lambda seed: short if seed == 5 else None)
     data = g.fresh_set_bytes(5)
     assert data.endswith(b"\n") and json.loads(data)["set"] == "fresh-5"
-    cases = g.parse_set(data)
+    cases = instance.parse_set(data)
     assert [c.trace for c in cases] == short
     assert all(c.reference == dummy for c in cases)
-    assert [c.id for c in cases] == [f"{s}-{n}" for s, n in zip(g.SHAPES, g.fresh_seeds(5))]
+    assert [c.id for c in cases] == [f"{s}-{n}" for s, n in zip(shapes.SHAPES, g.fresh_seeds(5))]
 
 
 # ----------------------------------------------------------------------------------- stored sets
@@ -130,13 +131,13 @@ def test_fresh_set_round_trip(monkeypatch):
 
 @pytest.mark.parametrize("name", sorted(g.SETS))
 def test_stored_set_hashes_and_parse(name):
-    data = (g.INSTANCES_DIR / f"{name}.json").read_bytes()
+    data = (instance.INSTANCES_DIR / f"{name}.json").read_bytes()
     assert hashlib.sha256(data).hexdigest() == SPEC["sets"][name]["sha256"]
     assert SPEC["sets"][name]["file"] == f"instances/{name}.json"
     document = json.loads(data)
-    csv_gz = (g.INSTANCES_DIR / document["requests_file"]).read_bytes()
+    csv_gz = (instance.INSTANCES_DIR / document["requests_file"]).read_bytes()
     assert hashlib.sha256(csv_gz).hexdigest() == document["requests_sha256"]
-    cases = g.parse_set(data, g.INSTANCES_DIR)
+    cases = instance.parse_set(data, instance.INSTANCES_DIR)
     assert len(cases) == SPEC["sets"][name]["cases"]
     for case in cases:
         r = case.reference
@@ -155,18 +156,18 @@ def test_stored_set_equals_regeneration(name):
     traces = g.set_traces(name)
     assert [c.trace for c in cases] == traces
     json_bytes, csv_gz = g.set_bytes(name, traces, [c.reference for c in cases])
-    assert csv_gz == (g.INSTANCES_DIR / f"{name}.csv.gz").read_bytes()
-    assert json_bytes == (g.INSTANCES_DIR / f"{name}.json").read_bytes()
+    assert csv_gz == (instance.INSTANCES_DIR / f"{name}.csv.gz").read_bytes()
+    assert json_bytes == (instance.INSTANCES_DIR / f"{name}.json").read_bytes()
 
 
 def test_smoke_reference_at_static_and_below():
     """The frozen numbers: the static count keeps the SLO with these GPU-hours, one fewer breaks it."""
     (case,) = stored("smoke")
-    settings, requests, r = g.settings(), case.trace.requests(), case.reference
+    settings, requests, r = settings_module.settings(), case.trace.requests(), case.reference
     run = evaluator.simulate(settings, requests, None, replicas=r.static_replicas)
-    assert (run.gpu_hours, run.slo.p95_slowdown) == (r.static_gpu_hours, r.static_p95_slowdown)
+    assert (run.gpu_hours, run.slo.percentile_slowdown) == (r.static_gpu_hours, r.static_p95_slowdown)
     below = evaluator.simulate(settings, requests, None, replicas=r.static_replicas - 1)
-    assert below.slo.p95_slowdown == r.below_p95_slowdown
+    assert below.slo.percentile_slowdown == r.below_p95_slowdown
 
 
 # The stored references equal a new search (every set, bytes and sha256 included): that is
@@ -179,7 +180,7 @@ def test_smoke_reference_at_static_and_below():
 @pytest.fixture
 def smoke_copy(tmp_path):
     for suffix in ("json", "csv.gz"):
-        shutil.copy(g.INSTANCES_DIR / f"smoke.{suffix}", tmp_path / f"smoke.{suffix}")
+        shutil.copy(instance.INSTANCES_DIR / f"smoke.{suffix}", tmp_path / f"smoke.{suffix}")
     return tmp_path
 
 
@@ -189,7 +190,7 @@ def test_tampered_requests_rejected(smoke_copy):
     text = gzip.decompress(path.read_bytes()).decode() + "sinusoid-0,899.999999,10,10\n"
     path.write_bytes(gzip.compress(text.encode(), mtime=0))
     with pytest.raises(InstanceHashMismatch) as info:
-        g.parse_set((smoke_copy / "smoke.json").read_bytes(), smoke_copy)
+        instance.parse_set((smoke_copy / "smoke.json").read_bytes(), smoke_copy)
     message = str(info.value)
     expected = json.loads((smoke_copy / "smoke.json").read_text())["requests_sha256"]
     assert "\n" not in message and "smoke.csv.gz" in message and expected[:12] in message
@@ -213,16 +214,16 @@ def test_bad_row_named(smoke_copy):
         lines[3] = "sinusoid-0,abc,10,10\n"
         return lines
     with pytest.raises(ValueError, match=r"line 4: .*arrival_time"):
-        g.parse_set(_with_rows(smoke_copy, edit), smoke_copy)
+        instance.parse_set(_with_rows(smoke_copy, edit), smoke_copy)
 
 
 def test_missing_row_counted(smoke_copy):
     with pytest.raises(ValueError, match=r"expected 13\d\d\d requests, got"):
-        g.parse_set(_with_rows(smoke_copy, lambda lines: lines[:-1]), smoke_copy)
+        instance.parse_set(_with_rows(smoke_copy, lambda lines: lines[:-1]), smoke_copy)
 
 
 def test_wrong_format_rejected(smoke_copy):
     document = json.loads((smoke_copy / "smoke.json").read_text())
     document["format"] = "autoscaling-instances/0"
     with pytest.raises(ValueError, match="expected format"):
-        g.parse_set(json.dumps(document).encode(), smoke_copy)
+        instance.parse_set(json.dumps(document).encode(), smoke_copy)

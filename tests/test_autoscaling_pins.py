@@ -29,7 +29,7 @@ def copy_root(tmp_path, monkeypatch):
     shutil.copy(REAL.spec.path("spec.json"), root / "spec.json")
     for name in ("smoke.json", "smoke.csv.gz"):
         shutil.copy(REAL.spec.path(f"instances/{name}"), root / "instances" / name)
-    monkeypatch.setattr(autoscaling_task, "HERE", root)
+    monkeypatch.setattr(autoscaling_task, "INSTANCES_DIR", root / "instances")
     return root
 
 

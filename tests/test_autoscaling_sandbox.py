@@ -14,11 +14,13 @@ import pytest
 from adrs_bench.errors import InvalidSubmission
 from adrs_bench.instances import load_set
 from adrs_bench.registry import Task, get_task
-from adrs_bench.runner import run, run_cases
+from adrs_bench.api import evaluate
+from adrs_bench.runner import run_cases
 from adrs_bench.sandbox.checks import check_submission
 from adrs_bench.tasks.autoscaling import adapter, evaluator
 from adrs_bench.tasks.autoscaling.control import TIMELINE_FIELDS
-from adrs_bench.tasks.autoscaling.task import PERCENTILES, settings
+from adrs_bench.tasks.autoscaling.settings import settings
+from adrs_bench.tasks.autoscaling.task import PERCENTILES
 
 TASK = get_task("autoscaling")
 TIMING_KEYS = {"policy_seconds"}  # wall-clock, not simulated
@@ -55,13 +57,14 @@ def smoke():
 
 @pytest.fixture(scope="module")
 def smoke_run():
-    """`run(TASK, policy, set_name="smoke")` of a shipped policy, once per module: the tests that only read
+    """`evaluate(TASK, policy, "smoke")` of a shipped policy, once per module: the tests that only read
     a baseline's run share it (test_same_submission_twice_gives_identical_metrics still runs kpa again)."""
     runs: dict = {}
 
     def get(name: str):
         if name not in runs:
-            runs[name] = run(TASK, policy_path(name), set_name="smoke")
+            result = evaluate(TASK, policy_path(name), "smoke")
+            runs[name] = (result.record, result.outcomes, result.cases)
         return runs[name]
 
     return get
@@ -110,9 +113,9 @@ SHARED = ("example", "fixed_peak", "hpa", "kpa")
 @pytest.mark.parametrize("name", [name if name in SHARED else pytest.param(name, marks=pytest.mark.slow)
                                   for name in sorted(EXPECTED_STATUS)])
 def test_every_baseline_runs_on_smoke(name, smoke_run):
-    record, outcomes, instance_set = smoke_run(name)
+    record, outcomes, cases = smoke_run(name)
     (outcome,) = outcomes
-    case = instance_set.cases[0]
+    case = cases[0]
     metrics = outcome.metrics
     assert outcome.status == EXPECTED_STATUS[name], outcome.message
     assert metrics["requests"] == len(case.trace)
@@ -137,7 +140,7 @@ def test_fixed_peak_matches_the_in_process_run(smoke, smoke_run):
     case = smoke[0]
     local = evaluator.simulate(settings(), case.trace.requests(), lambda metrics: 12)
     assert outcome.metrics["gpu_hours"] == local.gpu_hours
-    assert outcome.metrics["p95_slowdown"] == local.slo.p95_slowdown
+    assert outcome.metrics["p95_slowdown"] == local.slo.percentile_slowdown
     assert outcome.detail["timeline"] == local.controller.timeline
     assert outcome.detail["slowdowns"] == sorted(evaluator.slowdowns(local.result, local.controller))
     assert outcome.metrics["max_desired"] == outcome.metrics["min_desired"] == 12
@@ -158,7 +161,7 @@ def test_hpa_matches_the_in_process_run(smoke, smoke_run):
 
 def test_same_submission_twice_gives_identical_metrics(smoke_run):
     first = smoke_run("kpa")[1][0]  # the run test_every_baseline_runs_on_smoke[kpa] checked
-    second = run(TASK, policy_path("kpa"), set_name="smoke")[1][0]
+    second = evaluate(TASK, policy_path("kpa"), "smoke").outcomes[0]
     assert first.status == second.status and first.message == second.message
     assert without_timing(first.metrics) == without_timing(second.metrics)
     assert set(first.metrics) - set(without_timing(first.metrics)) == TIMING_KEYS

@@ -18,6 +18,8 @@ from adrs_bench.fresh_cache import ENV_VAR, CacheKey, cache_root, code_sha256, e
 from adrs_bench.instances import build_fresh_bytes, build_progress_line, case_built, load_set, sha256_bytes
 from adrs_bench.registry import get_task
 from adrs_bench.tasks.autoscaling import generate as autoscaling_generate
+from adrs_bench.tasks.autoscaling import instance as autoscaling_instance
+from adrs_bench.tasks.autoscaling import reference as autoscaling_reference
 from adrs_bench.tasks.prism_placement import generate as prism_generate
 
 SEED = 7  # llm_routing's fresh sets are the cheap real ones: 5 traces in about a second
@@ -250,7 +252,7 @@ def test_autoscaling_reports_each_reference(cache, monkeypatch):
     short = [autoscaling_generate.generate_trace(shape, s, 300.0)
              for shape, s in zip(autoscaling_generate.SHAPES, autoscaling_generate.fresh_seeds(SEED))]
     monkeypatch.setattr(autoscaling_generate, "fresh_traces", lambda seed: short)
-    monkeypatch.setattr(autoscaling_generate, "reference_for", lambda trace: autoscaling_generate.Reference(7, 14.1, 3.0, 6.0))
+    monkeypatch.setattr(autoscaling_reference, "reference_for", lambda trace: autoscaling_instance.Reference(7, 14.1, 3.0, 6.0))
     calls = []
     loaded = load_set(get_task("autoscaling"), f"fresh:{SEED}", progress=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 3), (2, 3), (3, 3)] and [c.trace for c in loaded.cases] == short

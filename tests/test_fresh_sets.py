@@ -15,10 +15,13 @@ import adrs_bench.registry as registry
 from adrs_bench import results
 from adrs_bench.cli import main
 from adrs_bench.errors import InstanceSetNotFound
-from adrs_bench.instances import FRESH_SEED_BITS, load_set, parse_fresh, resolve_fresh
+from adrs_bench.fresh_names import FRESH_SEED_BITS, parse_fresh, resolve_fresh
+from adrs_bench.instances import load_set
 from adrs_bench.registry import Task
 from adrs_bench.tasks.autoscaling import generate as autoscaling_generate
+from adrs_bench.tasks.autoscaling import instance as autoscaling_instance
 from adrs_bench.tasks.llm_routing import generate as routing_generate
+from adrs_bench.tasks.llm_routing import instance as routing_instance
 from adrs_bench.tasks.prism_placement import generate as prism_generate
 
 from conftest import ROUND_ROBIN, small_cases
@@ -145,8 +148,8 @@ def test_routing_generator_takes_a_128_bit_seed():
     assert seeds == routing_generate.fresh_seeds(BIG) != routing_generate.fresh_seeds(BIG - 1)
     assert all(2 ** 32 <= s < 2 ** 62 for s in seeds)
     trace = routing_generate.generate_trace(seeds[0], 60.0)
-    data = routing_generate.to_csv_gz([trace])
-    assert routing_generate.parse_csv_gz(data) == [trace]
+    data = routing_instance.to_csv_gz([trace])
+    assert routing_instance.parse_csv_gz(data) == [trace]
 
 
 def test_autoscaling_generator_takes_a_128_bit_seed(monkeypatch):
@@ -160,7 +163,7 @@ def test_autoscaling_generator_takes_a_128_bit_seed(monkeypatch):
     data = autoscaling_generate.fresh_set_bytes(BIG)
     document = json.loads(data)
     assert document["set"] == f"fresh-{BIG}" and document["generator"]["fresh_seed"] == BIG
-    cases = autoscaling_generate.parse_set(data)
+    cases = autoscaling_instance.parse_set(data)
     assert [c.id for c in cases] == [f"{shape}-{s}" for shape, s in zip(autoscaling_generate.SHAPES, seeds)]
 
 

@@ -15,7 +15,7 @@ from adrs_bench.serving import RouterError
 from adrs_bench.task_api import InstanceOutcome
 from adrs_bench.tasks.autoscaling import evaluator as autoscaling_evaluator
 from adrs_bench.tasks.autoscaling.control import Controller, PolicyAbort
-from adrs_bench.tasks.autoscaling.settings import Settings
+from adrs_bench.tasks.autoscaling.settings import settings
 from adrs_bench.tasks.prism_placement import evaluator as prism_evaluator
 
 from conftest import small_cases
@@ -82,8 +82,8 @@ def test_clip_keeps_short_text_and_says_how_long_a_cut_one_was():
 # ------------------------------------------------------------------------------ where answers are quoted
 
 def test_autoscaling_decide_returning_a_huge_string():
-    controller = Controller(Settings(), lambda metrics: "x" * HUGE, ONE_SECOND)
-    sim = autoscaling_evaluator.Simulator(autoscaling_evaluator.cluster_config(Settings(), 4), specs((0, 16, 40)),
+    controller = Controller(settings(), lambda metrics: "x" * HUGE, ONE_SECOND)
+    sim = autoscaling_evaluator.Simulator(autoscaling_evaluator.cluster_config(settings(), 4), specs((0, 16, 40)),
                                           autoscaling_evaluator.least_loaded, ONE_SECOND, on_tick=controller.on_tick)
     controller.simulator = sim
     with pytest.raises(PolicyAbort) as caught:
@@ -93,8 +93,8 @@ def test_autoscaling_decide_returning_a_huge_string():
 
 def test_autoscaling_decide_returning_an_unprintable_int():
     """`repr` of an int over 4300 digits raises; the description does not."""
-    controller = Controller(Settings(), lambda metrics: 10 ** 5000, ONE_SECOND)
-    sim = autoscaling_evaluator.Simulator(autoscaling_evaluator.cluster_config(Settings(), 4), specs((0, 16, 40)),
+    controller = Controller(settings(), lambda metrics: 10 ** 5000, ONE_SECOND)
+    sim = autoscaling_evaluator.Simulator(autoscaling_evaluator.cluster_config(settings(), 4), specs((0, 16, 40)),
                                           autoscaling_evaluator.least_loaded, ONE_SECOND, on_tick=controller.on_tick)
     controller.simulator = sim
     with pytest.raises(PolicyAbort) as caught:

@@ -50,7 +50,7 @@ from adrs_bench.sandbox.reaper import descendants
 from adrs_bench.sandbox.session import SandboxSession
 from adrs_bench.spec import Limits
 from adrs_bench.tasks.llm_routing import bridge as routing_bridge, evaluator as routing_evaluator
-from adrs_bench.tasks.llm_routing.generate import Trace
+from adrs_bench.tasks.llm_routing.instance import Trace
 from conftest import ROUND_ROBIN, make_case
 
 REPO = Path(__file__).resolve().parents[1]

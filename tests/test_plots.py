@@ -141,7 +141,7 @@ def test_submission_labels_tell_records_apart(routing_records):
 
 def test_autoscaling_png_has_the_slo_line_and_legends_outside(hpa, tmp_path):
     from adrs_bench.tasks.autoscaling import plots
-    from adrs_bench.tasks.autoscaling.task import settings
+    from adrs_bench.tasks.autoscaling.settings import settings
 
     task = get_task("autoscaling")
     (case,), (outcome,) = hpa.cases, hpa.outcomes

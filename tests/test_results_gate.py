@@ -15,7 +15,8 @@ from adrs_bench.gate import compare, compare_records
 from adrs_bench.instances import InstanceSet
 from adrs_bench.leaderboard import render, render_all, render_json
 from adrs_bench.registry import get_task
-from adrs_bench.runner import build_record, evaluator_sha256, run_cases
+from adrs_bench.evaluator_hash import evaluator_sha256
+from adrs_bench.runner import build_record, run_cases
 from adrs_bench.sandbox.checks import check_submission
 
 from conftest import ROUND_ROBIN, small_cases
@@ -89,7 +90,7 @@ def test_record_has_provenance_and_validates(good):
     assert good["set"]["sha256"] == hashlib.sha256(b"tiny set").hexdigest()
     assert good["set"]["cases"] == 3
     assert re.fullmatch(r"[0-9a-f]{64}", good["submission"]["sha256"])
-    assert good["provenance"]["evaluator_sha256"] == evaluator_sha256(task)
+    assert good["provenance"]["evaluator_sha256"] == evaluator_sha256(task.spec)
     for key in ("harness_version", "python", "numpy", "platform", "timestamp"):
         assert good["provenance"][key]
     assert good["limits"]["instance_seconds"] == task.spec.limits.instance_seconds

@@ -9,6 +9,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from adrs_bench.tasks.llm_routing import generate as g
+from adrs_bench.tasks.llm_routing import instance
 
 N = 200_000
 
@@ -21,7 +22,7 @@ def lengths():
 def test_same_seed_same_trace_and_bytes():
     a, b = g.generate_trace(7, 200.0), g.generate_trace(7, 200.0)
     assert a == b
-    assert g.to_csv_gz([a]) == g.to_csv_gz([b])
+    assert instance.to_csv_gz([a]) == instance.to_csv_gz([b])
     assert g.generate_trace(8, 200.0) != a
 
 
@@ -41,7 +42,7 @@ def test_stored_set_equals_regeneration(name):
     assert hashlib.sha256(gzip.decompress(stored)).hexdigest() == \
         hashlib.sha256(gzip.decompress(built)).hexdigest()
     assert hashlib.sha256(stored).hexdigest() == hashlib.sha256(built).hexdigest()
-    traces = g.parse_csv_gz(stored)
+    traces = instance.parse_csv_gz(stored)
     assert traces == g.set_traces(name)
     spec = g.SETS[name]
     assert [t.seed for t in traces] == list(spec.seeds)
@@ -53,7 +54,7 @@ def test_stored_set_equals_regeneration(name):
 
 
 def test_dev_trace_size():
-    for t in g.parse_csv_gz((g.INSTANCES_DIR / "dev.csv.gz").read_bytes()):
+    for t in instance.parse_csv_gz((g.INSTANCES_DIR / "dev.csv.gz").read_bytes()):
         assert 6000 <= len(t) <= 9000, (t.seed, len(t))
 
 
@@ -83,8 +84,10 @@ def test_rank_correlation(lengths):
 
 
 def test_requests_fit_a_replica(lengths):
-    blocks = -(-(lengths[0] + lengths[1]) // g.BLOCK_SIZE)
-    assert blocks.max() <= g.REPLICA_BLOCKS - g.WATERMARK_BLOCKS
+    replica = instance.REPLICA
+    blocks = -(-(lengths[0] + lengths[1]) // replica.block_size)
+    assert blocks.max() <= replica.num_blocks - replica.watermark_blocks
+    assert (replica.num_blocks, replica.block_size, replica.watermark_blocks) == (2240, 16, 22)  # DESIGN.md §5
 
 
 def test_mean_gap():
@@ -95,8 +98,8 @@ def test_mean_gap():
 
 def test_roundtrip_and_header():
     traces = [g.generate_trace(1, 20.0), g.generate_trace(2, 20.0)]
-    data = g.to_csv_gz(traces)
-    assert g.parse_csv_gz(data) == traces
+    data = instance.to_csv_gz(traces)
+    assert instance.parse_csv_gz(data) == traces
     text = gzip.decompress(data).decode()
     assert text.splitlines()[0] == "seed,duration,arrival_time,prompt_tokens,decode_tokens"
     assert data[4:8] == b"\0\0\0\0"  # gzip mtime 0
@@ -122,11 +125,11 @@ HEAD = "seed,duration,arrival_time,prompt_tokens,decode_tokens\n"
 ])
 def test_parse_errors_name_the_line(body, line, words):
     with pytest.raises(ValueError, match=rf"^line {line}: .*{words}"):
-        g.parse_csv_gz(_gz(HEAD + body))
+        instance.parse_csv_gz(_gz(HEAD + body))
 
 
 def test_parse_rejects_bad_header_and_data():
     with pytest.raises(ValueError, match="^line 1: expected header"):
-        g.parse_csv_gz(_gz("seed,duration,arrival,prompt_tokens,decode_tokens\n"))
+        instance.parse_csv_gz(_gz("seed,duration,arrival,prompt_tokens,decode_tokens\n"))
     with pytest.raises(ValueError, match="gzipped"):
-        g.parse_csv_gz(b"not gzip")
+        instance.parse_csv_gz(b"not gzip")

@@ -15,7 +15,8 @@ from adrs_bench.cli import main
 from adrs_bench.errors import InvalidSubmission
 from adrs_bench.instances import load_set
 from adrs_bench.registry import Task, get_task
-from adrs_bench.runner import run, run_cases
+from adrs_bench.api import evaluate
+from adrs_bench.runner import run_cases
 from adrs_bench.sandbox.checks import check_submission
 from adrs_bench.sandbox.session import SandboxSession
 from adrs_bench.serving import ClusterConfig, ReplicaConfig, Simulator, least_loaded
@@ -68,13 +69,14 @@ def smoke_llq_calls():
 
 @pytest.fixture(scope="module")
 def smoke_run():
-    """`run(TASK, baseline, set_name="smoke")` of a shipped baseline, once per module: the tests that only
+    """`evaluate(TASK, baseline, "smoke")` of a shipped baseline, once per module: the tests that only
     read a baseline's run share it (test_same_submission_twice_gives_identical_metrics still runs it again)."""
     runs: dict = {}
 
     def get(name: str):
         if name not in runs:
-            runs[name] = run(TASK, TASK.spec.path(TASK.spec.baselines[name]), set_name="smoke")
+            result = evaluate(TASK, TASK.spec.path(TASK.spec.baselines[name]), "smoke")
+            runs[name] = (result.record, result.outcomes, result.cases)
         return runs[name]
 
     return get
@@ -107,9 +109,9 @@ def outcome_of(tmp_path):
 # ------------------------------------------------------------------------------ baselines end to end
 
 def test_llq_baseline_scores_exactly_one_and_matches_the_reference(smoke_run):
-    record, outcomes, instance_set = smoke_run("llq")
+    record, outcomes, cases = smoke_run("llq")
     (outcome,) = outcomes
-    trace = instance_set.cases[0]
+    trace = cases[0]
     assert len(trace) == 517
     assert outcome.status == "ok" and outcome.message == ""
     assert outcome.score == 1.0
@@ -125,7 +127,7 @@ def test_llq_baseline_scores_exactly_one_and_matches_the_reference(smoke_run):
 def test_same_submission_twice_gives_identical_metrics(name, smoke_run):
     path = TASK.spec.path(TASK.spec.baselines[name])
     first = smoke_run(name)[1][0]  # the run the other baseline tests check
-    second = run(TASK, path, set_name="smoke")[1][0]
+    second = evaluate(TASK, path, "smoke").outcomes[0]
     assert first.status == second.status == "ok"
     keep = lambda metrics: {k: v for k, v in metrics.items() if k not in TIMING_KEYS}  # noqa: E731
     assert keep(first.metrics) == keep(second.metrics)
@@ -216,14 +218,14 @@ def holding_in_process(snapshot):
 def test_holding_router_through_the_sandbox_equals_in_process(tmp_path):
     path = tmp_path / "holding.py"
     path.write_text(HOLDING_SOURCE)
-    record, outcomes, instance_set = run(TASK, path, set_name="smoke")
-    (outcome,) = outcomes
+    result = evaluate(TASK, path, "smoke")
+    (outcome,), cases = result.outcomes, result.cases
     assert outcome.status == "ok", outcome.message
     assert outcome.metrics["mean_global_queueing"] > 0  # it did hold requests
-    reference = Simulator(evaluator.CLUSTER, request_specs(instance_set.cases[0]), holding_in_process).run()
+    reference = Simulator(evaluator.CLUSTER, request_specs(cases[0]), holding_in_process).run()
     assert outcome.detail["records"] == reference.records
     assert outcome.metrics["router_calls"] == reference.router_calls
-    assert outcome.score == evaluator.llq_summary(instance_set.cases[0]).mean_e2e / reference.summary().mean_e2e
+    assert outcome.score == evaluator.llq_summary(cases[0]).mean_e2e / reference.summary().mean_e2e
 
 
 def test_sandboxed_router_under_memory_pressure_equals_in_process(tmp_path):
@@ -635,10 +637,10 @@ def read_csv(path: Path) -> list[list[str]]:
 
 
 def test_artifacts(tmp_path, smoke_run):
-    _, outcomes, instance_set = smoke_run("hra_spf")
+    _, outcomes, cases = smoke_run("hra_spf")
     (outcome,) = outcomes
-    trace = instance_set.cases[0]
-    written = TASK.plugin.write_artifacts(instance_set.cases, outcomes, tmp_path / "art")
+    trace = cases[0]
+    written = TASK.plugin.write_artifacts(cases, outcomes, tmp_path / "art")
     assert [p.name for p in written] == ["seeds.csv", "request_metrics.csv", "routes.csv", "replica_states.csv",
                                          "latency_cdf.png", "kv_use.png"]
 

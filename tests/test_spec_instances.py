@@ -10,10 +10,12 @@ import json
 import pytest
 
 from adrs_bench import results
-from adrs_bench.errors import InstanceHashMismatch, InstanceSetNotFound, SpecError, TaskNotFound
+from adrs_bench.api import evaluate
+from adrs_bench.errors import (InstanceCountMismatch, InstanceHashMismatch, InstanceSetNotFound, SpecError,
+                               TaskNotFound)
+from adrs_bench.evaluator_hash import evaluator_paths
 from adrs_bench.instances import load_set
 from adrs_bench.registry import Task, get_task
-from adrs_bench.runner import run
 from adrs_bench.spec import InstanceSetSpec, load_spec, spec_from_dict
 
 from conftest import ROUND_ROBIN, small_cases
@@ -41,8 +43,8 @@ def tiny_task(task, tmp_path):
                             cases=3, purpose="tests", reference="brute force")
     spec = dataclasses.replace(task.spec, root=tmp_path, sets={"tiny": entry}, default_set="tiny")
     # The evaluator files are hashed from the spec root: copy them so provenance can be computed.
-    for name in task.plugin.evaluator_files:
-        (tmp_path / name).write_bytes(task.spec.path(name).read_bytes())
+    for label, path in evaluator_paths(task.spec):
+        (tmp_path / label).write_bytes(path.read_bytes())  # prism's are all its own (no package files)
     return Task(spec=spec, plugin=task.plugin)
 
 
@@ -146,7 +148,7 @@ def test_edited_instance_file_is_refused(tiny_task):
 def test_case_count_must_match(tiny_task):
     entry = dataclasses.replace(tiny_task.spec.sets["tiny"], cases=4)
     spec = dataclasses.replace(tiny_task.spec, sets={"tiny": entry})
-    with pytest.raises(InstanceHashMismatch, match="holds 3 cases, expected 4"):
+    with pytest.raises(InstanceCountMismatch, match="holds 3 cases, expected 4"):
         load_set(Task(spec=spec, plugin=tiny_task.plugin), "tiny")
 
 
@@ -181,8 +183,9 @@ def test_fresh_sets_can_be_disabled(tiny_task):
 def test_run_end_to_end(tiny_task, tmp_path):
     path = tmp_path / "rr.py"
     path.write_text(ROUND_ROBIN)
-    record, outcomes, instance_set = run(tiny_task, path)
-    assert record["set"]["name"] == "tiny" and record["set"]["sha256"] == instance_set.sha256
+    result = evaluate(tiny_task, path, None)
+    record, outcomes = result.record, result.outcomes
+    assert record["set"]["name"] == "tiny" and record["set"]["sha256"] == load_set(tiny_task, "tiny").sha256
     assert record["submission"]["label"] == "rr"
     assert record["submission"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert [o.status for o in outcomes] == ["ok"] * 3
@@ -190,7 +193,7 @@ def test_run_end_to_end(tiny_task, tmp_path):
     saved = results.save(record, tmp_path / "out" / results.default_filename(record))
     assert results.load(saved) == json.loads(json.dumps(record))
     # deterministic: a second run gives the same scores and per-instance records (but the clock)
-    again, _, _ = run(tiny_task, path)
+    again = evaluate(tiny_task, path, None).record
     strip = lambda r: [dict(i, seconds=0) for i in r["instances"]]  # noqa: E731
     assert strip(again) == strip(record)
     assert again["aggregate"]["score"] == record["aggregate"]["score"]
@@ -198,7 +201,7 @@ def test_run_end_to_end(tiny_task, tmp_path):
 
 def test_run_checks_the_set_before_the_submission(tiny_task, tmp_path):
     with pytest.raises(InstanceSetNotFound):
-        run(tiny_task, tmp_path / "missing.py", "nope")
+        evaluate(tiny_task, tmp_path / "missing.py", "nope")
 
 
 def test_records_of_different_runs_gate_cleanly(tiny_task, tmp_path):
@@ -206,8 +209,7 @@ def test_records_of_different_runs_gate_cleanly(tiny_task, tmp_path):
 
     path = tmp_path / "rr.py"
     path.write_text(ROUND_ROBIN)
-    first, _, _ = run(tiny_task, path)
-    second, _, _ = run(tiny_task, path)
+    first, second = (evaluate(tiny_task, path, None).record for _ in range(2))
     assert compare_records(second, first).exit_code == 0
     worse = copy.deepcopy(second)
     worse["aggregate"]["score"] -= 0.1

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from adrs_bench.errors import InstanceSetNotFound, SpecError, TaskNotFound
-from adrs_bench.instances import parse_fresh
+from adrs_bench.fresh_names import parse_fresh
 from adrs_bench.registry import get_task
 from adrs_bench.spec import spec_from_dict
 

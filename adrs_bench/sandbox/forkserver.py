@@ -26,10 +26,10 @@ import sys
 import threading
 from typing import Any
 
+from ..blas import single_threaded
 from . import reaper, wire
 
 READY = b"ready"
-BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 # Imported once in the server so that a child never reads a file to import them (it cannot: its root
 # is empty). A submission may import only what its task allows; these cover every shipped task.
 PREIMPORTED = ("numpy", "numpy.random", "numpy.linalg", "dataclasses", "typing", "math", "random", "copy",
@@ -186,7 +186,8 @@ class ForkServer:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # A minimal environment: children inherit it, and nothing of the harness's (tokens, home) belongs
         # there. Hash seed fixed so that set and dict orders, and so scores, repeat bit for bit.
-        env = {name: "1" for name in BLAS_THREAD_VARIABLES}  # before numpy loads: single-threaded BLAS
+        env: dict[str, str] = {}
+        single_threaded(env, force=True)  # before numpy loads there: single-threaded BLAS, whoever calls
         env.update(PYTHONPATH=os.pathsep.join(p for p in sys.path if p), PYTHONHASHSEED="0",
                    PATH=os.defpath)
         env[HARNESS_VARIABLE] = str(os.getpid())  # which harness a process serves (tests find a run's own)

@@ -1,4 +1,4 @@
-"""The restricted compiler: RestrictedPython's policy plus the three changes published programs need.
+"""The restricted compiler: RestrictedPython's policy plus the changes published programs need.
 
 1. `if __name__ == "__main__":` blocks are removed before compilation (they import os, sys and an
    evaluator module in published programs; they must simply not run).
@@ -31,8 +31,6 @@ ALLOWED_DUNDER_METHODS = frozenset({
     "__contains__", "__getitem__", "__setitem__", "__bool__", "__lt__", "__le__", "__eq__",
     "__ne__", "__gt__", "__ge__", "__add__", "__sub__", "__mul__", "__truediv__",
 })
-
-MAIN_BLOCK_REMOVED = "main-block-removed"
 
 # Names RestrictedPython's generated code binds or reads that do not end in "_" (print's helpers, the
 # temporaries of protected unpacking): a submission may not define or read them.

@@ -1,6 +1,6 @@
 """What a call into the sandbox gives back: a status and a value or a one-line message.
 
-The status strings are shared with the evaluators: a call either returns `ok` or one of the failures.
+The status strings are the core's (statuses.py): a call either returns `ok` or one of the failures.
 """
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-OK, ERROR, MEMORY, TIMEOUT, CRASHED, INVALID = "ok", "error", "memory", "timeout", "crashed", "invalid"
+from ..statuses import CRASHED, ERROR, INVALID, MEMORY, OK, TIMEOUT  # noqa: F401  (named here for the sandbox)
+
 MESSAGE_LIMIT = 300
 
 

@@ -1,6 +1,6 @@
 """autoscaling's scoring rule, in one place.
 
-A run keeps the SLO when the p95 (settings.slo_percentile) of its requests' slowdowns (end-to-end time
+A run keeps the SLO when the percentile settings.slo_percentile (95) of its requests' slowdowns (end-to-end time
 / time alone on an idle replica, same profile) is at most settings.slo_max_slowdown. Score of a run
 that keeps it: the GPU-hours of the smallest fixed replica count that keeps the SLO on that trace (found
 by the generator and frozen with the set) / the run's GPU-hours; above 1 is cheaper than static
@@ -31,9 +31,9 @@ def cluster_config(settings: Settings, replicas: int) -> ClusterConfig:
 
 @dataclass(frozen=True)
 class SloCheck:
-    p95_slowdown: float
+    percentile_slowdown: float  # the slowdown at settings.slo_percentile (records call it p95_slowdown)
     kept: bool
-    miss: float  # p95 / limit (<= 1 when kept)
+    miss: float  # percentile_slowdown / limit (<= 1 when kept)
 
 
 def slo_check(settings: Settings, slowdowns: Sequence[float]) -> SloCheck:
@@ -93,8 +93,8 @@ def smallest_static(settings: Settings, requests: Sequence[RequestSpec]) -> tupl
 
     low, high = max(1, settings.min_replicas), settings.max_replicas
     if not run(high).slo.kept:
-        raise ValueError(f"no fixed replica count up to {high} keeps the SLO (p95 slowdown "
-                         f"{run(high).slo.p95_slowdown:.2f} at {high}); the trace is too heavy for the bounds")
+        raise ValueError(f"no fixed replica count up to {high} keeps the SLO (p{settings.slo_percentile:g} slowdown "
+                         f"{run(high).slo.percentile_slowdown:.2f} at {high}); the trace is too heavy for the bounds")
     while low < high:
         middle = (low + high) // 2
         if run(middle).slo.kept:

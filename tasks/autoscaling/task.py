@@ -1,39 +1,31 @@
-"""autoscaling's plugin: the glue the core calls. One case is one trace; `run_case` runs the trusted
-simulator here and asks the sandboxed policy for a replica count every interval (a few hundred calls per
-trace, so each call is a plain round trip). Rules: control.py (scaling), evaluator.py (SLO and score)."""
+"""autoscaling's plugin, a stateful task (task_api.StatefulTask): the glue the core calls. One case is one
+trace; `run_case` runs the trusted simulator here and asks the sandboxed policy for a replica count every
+interval (a few hundred calls per trace, so each call is a plain round trip), and says what happened;
+the runner makes the outcome. Rules: control.py (scaling), evaluator.py (SLO and score); the file format
+is instance.py's, the settings settings.py's."""
 from __future__ import annotations
 
 import csv
-import functools
-import hashlib
 import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from adrs_bench import serving
 from adrs_bench.sandbox.described import restore
 from adrs_bench.sandbox.remote import RemoteCaller
-from adrs_bench.sandbox.replies import OK
 from adrs_bench.serving import RequestTooLarge, Stalled
-from adrs_bench.spec import load_spec
-from adrs_bench.task_api import InstanceOutcome, content_bytes
+from adrs_bench.statuses import INVALID, OK
+from adrs_bench.task_api import CaseResult, InstanceOutcome, content_bytes
 
 from . import adapter, evaluator
 from .control import TIMELINE_FIELDS, PolicyAbort, describe_call
-from .settings import Settings
+from .instance import INSTANCES_DIR, Case, parse_set
+from .settings import settings
 
-HERE = Path(__file__).resolve().parent
-SERVING = Path(serving.__file__).resolve().parent
 DEFAULT_CALL_SECONDS = 5.0
-SLO_VIOLATED = "slo_violated"
+STALLED, SLO_VIOLATED = "stalled", "slo_violated"  # autoscaling's own statuses, declared in its spec.json
 PERCENTILES = (50, 90, 95, 99, 99.9)
-
-
-@functools.lru_cache(maxsize=1)
-def settings() -> Settings:
-    return Settings.from_parameters(load_spec(HERE).parameters)
 
 
 class SandboxedPolicy:
@@ -64,15 +56,16 @@ def finished_slowdowns(run) -> np.ndarray:
 
 
 class Autoscaling:
-    evaluator_files = ("adapter.py", "control.py", "evaluator.py", "generate.py", "settings.py", "spec.json",
-                       "task.py") + tuple(str(SERVING / f"{name}.py") for name in (
-                           "cluster", "events", "metrics", "profile", "replica", "request", "routers"))
     failed_score = evaluator.FAILED_SCORE
 
-    def parse_cases(self, data: bytes):
-        from .generate import parse_set
+    def parse_cases(self, data: bytes) -> list[Case]:
+        return parse_set(data, INSTANCES_DIR)
 
-        return parse_set(data, HERE / "instances")
+    def build_set_bytes(self, set_name: str) -> bytes:
+        """The set's JSON, traces and references regenerated (it pins its requests file by sha256)."""
+        from .generate import build_set
+
+        return build_set(set_name)[0]
 
     def fresh_set_bytes(self, seed: int) -> bytes:
         from .generate import fresh_set_bytes
@@ -81,9 +74,6 @@ class Autoscaling:
 
     def case_id(self, case) -> str:
         return case.id
-
-    def payload(self, case) -> None:
-        return None  # run_case drives the child itself
 
     def seed_material(self, case) -> bytes:
         return content_bytes([case.trace.arrival_times, case.trace.prompt_tokens, case.trace.decode_tokens])
@@ -95,43 +85,40 @@ class Autoscaling:
         return {"requests": len(case.trace), "static_replicas": ref.static_replicas,
                 "static_gpu_hours": ref.static_gpu_hours}
 
-    def run_case(self, session, case, seed: int, limits, remaining: float, progress=None) -> InstanceOutcome:
+    def run_case(self, session, case, seed: int, limits, remaining: float, progress=None) -> CaseResult:
         """One trace; `progress(share)` gets the share of the trace's simulated time done, at each call."""
         config = settings()
         budget = min(limits.instance_seconds, remaining)
         started = time.monotonic()
         call_seconds = limits.call_seconds or DEFAULT_CALL_SECONDS
-
-        def failed(status: str, message: str, policy=None) -> InstanceOutcome:
-            metrics = self.failed_metrics(case)
-            if policy is not None:
-                metrics.update({"decide_calls": policy.calls, "policy_seconds": policy.child_seconds})
-            return InstanceOutcome(case.id, status, message, self.failed_score, time.monotonic() - started, metrics)
-
         reply = session.call({"op": "init", "filename": session.filename}, seed, min(call_seconds, budget))
         if reply.status != OK:
-            return failed(reply.status, f"creating Autoscaler(): {reply.message}")
+            return CaseResult.failure(reply.status, f"creating Autoscaler(): {reply.message}")
         on_time = (lambda now: progress(min(1.0, now / case.trace.duration))) if progress else None
         policy = SandboxedPolicy(session, call_seconds, started + budget, budget, on_time)
+
+        def failed(status: str, message: str) -> CaseResult:
+            return CaseResult.failure(status, message, {"decide_calls": policy.calls,
+                                                        "policy_seconds": policy.child_seconds})
+
         try:
             run = evaluator.simulate(config, case.trace.requests(), policy)
         except PolicyAbort as exc:
-            return failed(exc.status, exc.message, policy)
+            return failed(exc.status, exc.message)
         except Stalled as exc:
-            return failed("stalled", str(exc), policy)
+            return failed(STALLED, str(exc))
         except RequestTooLarge as exc:
-            return failed("invalid", str(exc), policy)
+            return failed(INVALID, str(exc))
         metrics = self.run_metrics(case, run)
         metrics.update({"decide_calls": policy.calls, "policy_seconds": policy.child_seconds})
         detail = {"timeline": run.controller.timeline, "slowdowns": sorted(run.slowdowns),
                   "finished": finished_slowdowns(run)}
         if not run.slo.kept:
-            message = (f"p95 slowdown {run.slo.p95_slowdown:.2f} > {config.slo_max_slowdown:g}: the SLO is missed "
-                       f"by {run.slo.miss:.2f}x (GPU-hours {run.gpu_hours:.2f})")
-            return InstanceOutcome(case.id, SLO_VIOLATED, message, self.failed_score, time.monotonic() - started,
-                                   metrics, detail)
-        return InstanceOutcome(case.id, OK, "", evaluator.score(case.reference.static_gpu_hours, run),
-                               time.monotonic() - started, metrics, detail)
+            message = (f"p{config.slo_percentile:g} slowdown {run.slo.percentile_slowdown:.2f} > "
+                       f"{config.slo_max_slowdown:g}: the SLO is missed by {run.slo.miss:.2f}x "
+                       f"(GPU-hours {run.gpu_hours:.2f})")
+            return CaseResult.failure(SLO_VIOLATED, message, metrics, detail)
+        return CaseResult.success(evaluator.score(case.reference.static_gpu_hours, run), metrics, detail)
 
     @staticmethod
     def run_metrics(case, run) -> dict:
@@ -141,7 +128,7 @@ class Autoscaling:
         metrics = {
             "requests": summary.requests, "gpu_hours": run.gpu_hours,
             "static_replicas": case.reference.static_replicas, "static_gpu_hours": case.reference.static_gpu_hours,
-            "p95_slowdown": run.slo.p95_slowdown, "slo_miss": run.slo.miss, "slo_kept": run.slo.kept,
+            "p95_slowdown": run.slo.percentile_slowdown, "slo_miss": run.slo.miss, "slo_kept": run.slo.kept,
             "mean_e2e": summary.mean_e2e, "p99_e2e": summary.p99_e2e, "mean_ttft": summary.mean_ttft,
             "preemptions": summary.preemptions, "makespan": summary.makespan,
             "max_desired": max(desired) if desired else None, "min_desired": min(desired) if desired else None,
@@ -216,20 +203,6 @@ class Autoscaling:
         from . import plots
 
         return plots.plot(case, outcome, settings(), path)
-
-    def verify_instances(self, spec, set_names: Sequence[str]) -> list[tuple[str, str, bool]]:
-        """Regenerate each set (traces and their static references) and compare with the pinned sha256."""
-        from .generate import build_set
-
-        report = []
-        for name in set_names:
-            entry = spec.sets[name]
-            data, _ = build_set(name)
-            digest = hashlib.sha256(data).hexdigest()
-            stored = hashlib.sha256(spec.path(entry.file).read_bytes()).hexdigest()
-            same = digest == entry.sha256 == stored
-            report.append((name, f"regenerated {digest[:12]}, file {stored[:12]}, spec {entry.sha256[:12]}", same))
-        return report
 
 
 PLUGIN = Autoscaling()

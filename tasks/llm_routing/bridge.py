@@ -17,10 +17,11 @@ from adrs_bench.sandbox.remote import CallAborted, RemoteCaller
 from adrs_bench.sandbox.replies import OK
 from adrs_bench.sandbox.session import SandboxSession
 from adrs_bench.serving import ClusterConfig, RequestSpec, RequestTooLarge, RouterError, RunResult, Simulator, Stalled
+from adrs_bench.statuses import INVALID
 
-from .generate import Trace
+from .instance import Trace
 
-INVALID, STALLED = "invalid", "stalled"
+STALLED = "stalled"  # llm_routing's own status, declared in its spec.json
 MAX_BATCH = 64  # calls sent together at most (a router that never dispatches is still heard from)
 REPLICA_STATE_FIELDS = ("call", "time", "replica_id", "waiting", "running", "allocated_blocks")
 

@@ -13,7 +13,7 @@ import math
 from adrs_bench.serving import ClusterConfig, RunResult, Simulator, Summary, least_loaded
 from adrs_bench.serving.metrics import quantile_profile
 
-from .generate import Trace
+from .instance import Trace
 
 FAILED_SCORE = 0.0
 CLUSTER = ClusterConfig(num_replicas=4)  # Glia: 4 x (A10 + Llama-3-8B), 2240 blocks of 16 tokens each

@@ -1,4 +1,4 @@
-"""Seeded request traces for llm_routing (DESIGN.md §5).
+"""Seeded request traces for llm_routing (DESIGN.md §5); their file format is instance.py's.
 
     python -m adrs_bench.tasks.llm_routing.generate [--check] [SET...]
 
@@ -24,19 +24,17 @@ they never meet a stored set.
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import hashlib
-import io
 import math
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from adrs_bench.instances import canonical_gzip, case_built
+from adrs_bench.instances import case_built
+
+from .instance import Trace, fits_one_replica, parse_csv_gz, to_csv_gz
 
 QUANTILE_PERCENTS = (0, 2.5, 5, 7.5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80,
                      85, 90, 92.5, 95, 96, 97, 97.5, 98, 98.5, 99, 99.5, 99.9, 100)
@@ -52,17 +50,11 @@ QPS = 7.5
 COPULA_RHO = 0.12
 GAP_SIGMA = 2.0
 
-# A request must fit one replica on its own (DESIGN.md §5: 2240 blocks of 16 tokens, 1% watermark).
-BLOCK_SIZE = 16
-REPLICA_BLOCKS = 2240
-WATERMARK_BLOCKS = 22
-
 SEED_CONSTANT = 0x6C6C6D72  # "llmr": separates these streams from every other task's
 STREAM_GAPS, STREAM_LENGTHS, STREAM_FRESH = 1, 2, 9
 FRESH_COUNT = 5
 FRESH_DURATION = 1000.0
 
-HEADER = ("seed", "duration", "arrival_time", "prompt_tokens", "decode_tokens")
 INSTANCES_DIR = Path(__file__).resolve().parent / "instances"
 
 
@@ -78,18 +70,6 @@ SETS = {
     "dev": SetSpec(seeds=(1, 2, 3, 4, 5), duration=1000.0),
     "test": SetSpec(seeds=(101, 102, 103, 104, 105), duration=1000.0),  # held out
 }
-
-
-@dataclass(frozen=True)
-class Trace:
-    seed: int
-    duration: float
-    arrival_times: tuple[float, ...]
-    prompt_tokens: tuple[int, ...]
-    decode_tokens: tuple[int, ...]
-
-    def __len__(self) -> int:
-        return len(self.arrival_times)
 
 
 _P = np.asarray(QUANTILE_PERCENTS, dtype=float) / 100.0
@@ -133,10 +113,6 @@ def _arrival_times(seed: int, duration: float, qps: float) -> list[float]:
             times.append(rounded)
 
 
-def _fits_one_replica(prompt: int, decode: int) -> bool:
-    return math.ceil((prompt + decode) / BLOCK_SIZE) <= REPLICA_BLOCKS - WATERMARK_BLOCKS
-
-
 def generate_trace(seed: int, duration: float, qps: float = QPS) -> Trace:
     """The trace of `seed`: arrivals in [0, duration) and their prompt/decode lengths."""
     if duration <= 0 or qps <= 0:
@@ -146,7 +122,7 @@ def generate_trace(seed: int, duration: float, qps: float = QPS) -> Trace:
                                     len(times))
     prompt_list, decode_list = prompt.tolist(), decode.tolist()
     for p, d in zip(prompt_list, decode_list):
-        if not _fits_one_replica(p, d):  # cannot happen with these tables (max 8230 tokens)
+        if not fits_one_replica(p, d):  # cannot happen with these tables (max 8230 tokens)
             raise RuntimeError(f"request of {p}+{d} tokens does not fit one replica")
     return Trace(seed=int(seed), duration=float(duration), arrival_times=tuple(times),
                  prompt_tokens=tuple(prompt_list), decode_tokens=tuple(decode_list))
@@ -174,77 +150,6 @@ def fresh_traces(seed: int) -> list[Trace]:
     for s in seeds:
         traces.append(generate_trace(s, FRESH_DURATION))
         case_built(len(traces), len(seeds))
-    return traces
-
-
-def to_csv_gz(traces: list[Trace]) -> bytes:
-    """Canonical gzipped CSV (one row per request); identical traces give identical bytes."""
-    text = io.StringIO()
-    text.write(",".join(HEADER) + "\n")
-    for trace in traces:
-        if len(trace) == 0:
-            raise ValueError(f"trace seed {trace.seed} has no requests; it cannot be stored")
-        duration = repr(float(trace.duration))
-        for t, p, d in zip(trace.arrival_times, trace.prompt_tokens, trace.decode_tokens):
-            text.write(f"{trace.seed},{duration},{t:.6f},{p},{d}\n")
-    return canonical_gzip(text.getvalue().encode("ascii"))
-
-
-_INT = re.compile(r"[0-9]+\Z")
-_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?\Z")
-
-
-def parse_csv_gz(data: bytes) -> list[Trace]:
-    """Traces from to_csv_gz bytes; any malformed row raises ValueError naming its line."""
-    try:
-        text = gzip.decompress(data).decode("ascii")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise ValueError(f"expected gzipped ASCII CSV, got undecodable data ({exc})") from None
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    if not rows or tuple(rows[0]) != HEADER:
-        got = ",".join(rows[0]) if rows else "an empty file"
-        raise ValueError(f"line 1: expected header {','.join(HEADER)}, got {got}")
-    traces: list[Trace] = []
-    seen: set[int] = set()
-    cur: dict | None = None
-
-    def close() -> None:
-        if cur is not None:
-            traces.append(Trace(cur["seed"], cur["duration"], tuple(cur["t"]), tuple(cur["p"]),
-                                tuple(cur["d"])))
-
-    for lineno, row in enumerate(rows[1:], start=2):
-        def bad(why: str) -> ValueError:
-            return ValueError(f"line {lineno}: {why} (row {','.join(row)!r})")
-        if len(row) != len(HEADER):
-            raise bad(f"expected {len(HEADER)} fields, got {len(row)}")
-        s_seed, s_dur, s_t, s_p, s_d = row
-        for field, value, pattern in (("seed", s_seed, _INT), ("duration", s_dur, _NUMBER),
-                                      ("arrival_time", s_t, _NUMBER),
-                                      ("prompt_tokens", s_p, _INT), ("decode_tokens", s_d, _INT)):
-            if not pattern.match(value):
-                raise bad(f"expected a non-negative number for {field}, got {value!r}")
-        seed, duration, t, p, d = int(s_seed), float(s_dur), float(s_t), int(s_p), int(s_d)
-        if p < 1 or d < 1:
-            raise bad(f"expected positive token counts, got prompt {p}, decode {d}")
-        if not _fits_one_replica(p, d):
-            raise bad(f"request of {p}+{d} tokens does not fit one replica")
-        if not 0 < duration < math.inf or not t < duration:
-            raise bad(f"expected 0 <= arrival_time < duration, got {t} and {duration}")
-        if cur is None or seed != cur["seed"]:
-            if seed in seen:
-                raise bad(f"seed {seed} appears again after other traces")
-            close()
-            seen.add(seed)
-            cur = {"seed": seed, "duration": duration, "t": [], "p": [], "d": []}
-        elif duration != cur["duration"]:
-            raise bad(f"duration {duration} differs from this trace's {cur['duration']}")
-        elif t < cur["t"][-1]:
-            raise bad(f"arrival_time {t} is before the previous one, {cur['t'][-1]}")
-        cur["t"].append(t)
-        cur["p"].append(p)
-        cur["d"].append(d)
-    close()
     return traces
 
 

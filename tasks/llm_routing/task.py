@@ -1,44 +1,41 @@
-"""llm_routing's plugin: the glue the core calls. One case is one trace (a seed); it is run with
-`run_case`, which drives many router calls in the child while the simulator runs here.
-The rules live in evaluator.py (score), bridge.py (the calls) and the simulator (adrs_bench.serving)."""
+"""llm_routing's plugin, a stateful task (task_api.StatefulTask): the glue the core calls. One case is one
+trace (a seed); `run_case` drives many router calls in the child while the simulator runs here and says
+what happened; the runner makes the outcome. The rules live in evaluator.py (score), bridge.py (the
+calls) and the simulator (adrs_bench.serving); the file format in instance.py."""
 from __future__ import annotations
 
 import csv
-import hashlib
-import time
 from pathlib import Path
 from typing import Sequence
 
-from adrs_bench import serving
-from adrs_bench.sandbox.replies import OK, TIMEOUT
-from adrs_bench.task_api import InstanceOutcome, content_bytes
+from adrs_bench.statuses import OK, TIMEOUT
+from adrs_bench.task_api import CaseResult, InstanceOutcome, content_bytes
 
 from . import adapter, evaluator
 from .bridge import REPLICA_STATE_FIELDS, simulate_sandboxed
-from .generate import Trace, build_set_bytes, fresh_traces, parse_csv_gz, to_csv_gz
+from .instance import Trace, parse_csv_gz, to_csv_gz
 
 DEFAULT_CALL_SECONDS = 5.0
-SERVING = Path(serving.__file__).resolve().parent
 
 
 class LlmRouting:
-    # The simulator is part of the scoring rule: its files pin the evaluator's sha256 too.
-    evaluator_files = ("adapter.py", "bridge.py", "evaluator.py", "generate.py", "mirror.py", "task.py", "vidur_compat.py") + tuple(
-        str(SERVING / f"{name}.py") for name in ("cluster", "events", "metrics", "profile", "replica", "request",
-                                                   "routers"))
     failed_score = evaluator.FAILED_SCORE
 
     def parse_cases(self, data: bytes) -> list[Trace]:
         return parse_csv_gz(data)
 
+    def build_set_bytes(self, set_name: str) -> bytes:
+        from .generate import build_set_bytes
+
+        return build_set_bytes(set_name)
+
     def fresh_set_bytes(self, seed: int) -> bytes:
+        from .generate import fresh_traces
+
         return to_csv_gz(fresh_traces(seed))
 
     def case_id(self, case: Trace) -> str:
         return f"seed-{case.seed}"
-
-    def payload(self, case: Trace) -> None:
-        return None  # run_case drives the child itself
 
     def seed_material(self, case) -> bytes:
         return content_bytes([case.arrival_times, case.prompt_tokens, case.decode_tokens])
@@ -48,11 +45,9 @@ class LlmRouting:
     def failed_metrics(self, case: Trace) -> dict:
         return evaluator.reference_metrics(case)
 
-    def run_case(self, session, case: Trace, seed: int, limits, remaining: float, progress=None) -> InstanceOutcome:
+    def run_case(self, session, case: Trace, seed: int, limits, remaining: float, progress=None) -> CaseResult:
         """One seed; `progress(share)` gets the share of the trace's simulated time done, at each call."""
-        case_id = self.case_id(case)
         budget = min(limits.instance_seconds, remaining)
-        started = time.monotonic()
         run = simulate_sandboxed(session, case, evaluator.CLUSTER, seed,
                                  limits.call_seconds or DEFAULT_CALL_SECONDS, budget, progress=progress)
         stats = run.stats
@@ -62,18 +57,12 @@ class LlmRouting:
             message = run.message
             if run.status == TIMEOUT and budget < limits.instance_seconds:
                 message = f"{message} (the total limit of {limits.total_seconds:g} s ran out)"
-            metrics = self.failed_metrics(case)
-            metrics.update(timing)
-            return InstanceOutcome(case_id, run.status, message, self.failed_score,
-                                   time.monotonic() - started, metrics)
+            return CaseResult.failure(run.status, message, timing)
         score, metrics = evaluator.seed_metrics(case, run.result)
         metrics.update(timing)
         metrics["wall_seconds"] = run.wall_seconds
-        detail = {"records": run.result.records, "replica_states": stats.replica_states}
-        return InstanceOutcome(case_id, OK, "", score, time.monotonic() - started, metrics, detail)
-
-    def evaluate(self, case, raw):  # pragma: no cover - run_case replaces the one-call path
-        raise NotImplementedError("llm_routing runs each case with run_case")
+        return CaseResult.success(score, metrics, {"records": run.result.records,
+                                                   "replica_states": stats.replica_states})
 
     def summarize(self, set_name: str, cases: Sequence[Trace], outcomes: Sequence[InstanceOutcome]) -> dict:
         ok = [o for o in outcomes if o.ok]
@@ -171,17 +160,6 @@ class LlmRouting:
         from . import plots
 
         return plots.comparison_plots(records, out_dir)
-
-    def verify_instances(self, spec, set_names: Sequence[str]) -> list[tuple[str, str, bool]]:
-        """Regenerate each set and compare its sha256 with the one pinned in spec.json."""
-        report = []
-        for name in set_names:
-            entry = spec.sets[name]
-            digest = hashlib.sha256(build_set_bytes(name)).hexdigest()
-            stored = hashlib.sha256(spec.path(entry.file).read_bytes()).hexdigest()
-            same = digest == entry.sha256 == stored
-            report.append((name, f"regenerated {digest[:12]}, file {stored[:12]}, spec {entry.sha256[:12]}", same))
-        return report
 
 
 PLUGIN = LlmRouting()

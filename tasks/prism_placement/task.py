@@ -1,13 +1,15 @@
-"""prism_placement's plugin: the glue the core calls (parse, payload, child adapter, evaluate,
-summarise, artifacts, verify). The rules themselves live in kvpr.py and evaluator.py."""
+"""prism_placement's plugin, a one-call task (task_api.OneCallTask): the glue the core calls (parse,
+payload, child adapter, evaluate, summarise, artifacts, rebuild a set). The rules themselves live in
+kvpr.py and evaluator.py."""
 from __future__ import annotations
 
 import csv
-import hashlib
 from pathlib import Path
 from typing import Sequence
 
-from adrs_bench.task_api import InstanceOutcome, content_bytes
+from adrs_bench.fresh_names import fresh_name
+from adrs_bench.statuses import OK
+from adrs_bench.task_api import CaseResult, InstanceOutcome, content_bytes
 
 from . import adapter, evaluator
 from .instance import Case, parse_document
@@ -15,16 +17,18 @@ from .kvpr import gpu_kvpr_exact, gpu_loads
 
 
 class PrismPlacement:
-    evaluator_files = ("adapter.py", "evaluator.py", "instance.py", "kvpr.py", "task.py")
     failed_score = evaluator.FAILED_SCORE
 
     def parse_cases(self, data: bytes) -> list[Case]:
         return parse_document(data)
 
-    def fresh_set_bytes(self, seed: int) -> bytes:
+    def build_set_bytes(self, set_name: str) -> bytes:
         from . import generate
 
-        return generate.document_bytes(generate.build_document(f"fresh:{seed}"))
+        return generate.document_bytes(generate.build_document(set_name))
+
+    def fresh_set_bytes(self, seed: int) -> bytes:
+        return self.build_set_bytes(fresh_name(seed))
 
     def case_id(self, case: Case) -> str:
         return case.id
@@ -38,8 +42,11 @@ class PrismPlacement:
 
     child_adapter = staticmethod(adapter.run_placement)  # runs in the child; the fork server imports it by name
 
-    def evaluate(self, case: Case, raw):
-        return evaluator.evaluate(case, raw)
+    def evaluate(self, case: Case, raw) -> CaseResult:
+        status, message, score, metrics, assignment = evaluator.evaluate(case, raw)
+        if status == OK:
+            return CaseResult.success(score, metrics, assignment)
+        return CaseResult.failure(status, message, metrics)
 
     def failed_metrics(self, case: Case) -> dict:
         return evaluator.reference_metrics(case)
@@ -112,21 +119,6 @@ class PrismPlacement:
                                   sum(m.model_size for m in on_gpu),
                                   float(sum((m.weight for m in on_gpu), 0)), float(kvpr) if kvpr is not None else ""])
         return [per_instance, per_gpu]
-
-    def verify_instances(self, spec, set_names: Sequence[str]) -> list[tuple[str, str, bool]]:
-        """Regenerate each set and compare its sha256 with the one pinned in spec.json."""
-        from . import generate
-
-        report = []
-        for name in set_names:
-            entry = spec.sets[name]
-            data = generate.document_bytes(generate.build_document(name))
-            digest = hashlib.sha256(data).hexdigest()
-            stored = hashlib.sha256(spec.path(entry.file).read_bytes()).hexdigest()
-            same = digest == entry.sha256 == stored
-            detail = (f"regenerated {digest[:12]}, file {stored[:12]}, spec {entry.sha256[:12]}")
-            report.append((name, detail, same))
-        return report
 
 
 PLUGIN = PrismPlacement()
