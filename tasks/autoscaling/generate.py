@@ -7,8 +7,8 @@ prints, per trace, its requests, the smallest fixed replica count that keeps the
 reference), that count's GPU-hours, and the p95 slowdown at that count and at one replica fewer.
 It fails (exit status 2) if some trace has no fixed count within the bounds that keeps the SLO.
 
-Workload (the autoscaling issue, after Glia §5.3): request lengths are llm_routing's (ShareGPT V3
-first turns as Glia prepares them: llm_routing.generate.sample_lengths); arrivals are a
+Workload (the autoscaling issue, after Glia §5.3): request lengths are the ShareGPT model both serving
+tasks draw from (adrs_bench.serving.workload: ShareGPT V3 first turns as Glia prepares them); arrivals are a
 non-homogeneous Poisson process whose rate follows one of three shapes over 2 hours (7200 s):
 
   sinusoid  rate(t) = 15 + 7.5 sin(2 pi t / period) QPS, period 1800 s (long against the 60 s cold
@@ -57,7 +57,7 @@ import numpy as np
 from adrs_bench.errors import InstanceSetNotFound
 from adrs_bench.instances import canonical_gzip, case_built, check_pinned
 from adrs_bench.serving import RequestSpec
-from adrs_bench.tasks.llm_routing.generate import sample_lengths
+from adrs_bench.serving.workload import sample_lengths
 
 from . import evaluator
 from .settings import Settings

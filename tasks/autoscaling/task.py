@@ -66,7 +66,8 @@ def finished_slowdowns(run) -> np.ndarray:
 class Autoscaling:
     evaluator_files = ("adapter.py", "control.py", "evaluator.py", "generate.py", "settings.py", "spec.json",
                        "task.py") + tuple(str(SERVING / f"{name}.py") for name in (
-                           "cluster", "events", "metrics", "profile", "replica", "request", "routers"))
+                           "__init__", "cluster", "config", "errors", "events", "fast_replica", "journal", "metrics",
+                           "policy", "profile", "replica", "request", "routers", "step_replica", "views", "workload"))
     failed_score = evaluator.FAILED_SCORE
 
     def parse_cases(self, data: bytes):

@@ -24,8 +24,9 @@ SERVING = Path(serving.__file__).resolve().parent
 class LlmRouting:
     # The simulator is part of the scoring rule: its files pin the evaluator's sha256 too.
     evaluator_files = ("adapter.py", "bridge.py", "evaluator.py", "generate.py", "mirror.py", "task.py", "vidur_compat.py") + tuple(
-        str(SERVING / f"{name}.py") for name in ("cluster", "events", "metrics", "profile", "replica", "request",
-                                                   "routers"))
+        str(SERVING / f"{name}.py") for name in ("__init__", "cluster", "config", "errors", "events", "fast_replica",
+                                                   "journal", "metrics", "policy", "profile", "replica", "request",
+                                                   "routers", "step_replica", "views", "workload"))
     failed_score = evaluator.FAILED_SCORE
 
     def parse_cases(self, data: bytes) -> list[Trace]:
