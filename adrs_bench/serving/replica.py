@@ -44,8 +44,9 @@ def arrival_key(request: Request) -> tuple[float, int]:
 
 
 class Replica:
-    """A replica's state and scheduler. Driven by the simulator: `begin` starts the next batch and returns
-    when it ends, `end` finishes it, `enqueue` adds a routed request, `sync` catches up a decode run.
+    """A replica's state and the life of its batches. Driven by the simulator: `begin` starts the next
+    batch and returns when it ends, `end` finishes it, `enqueue` adds a routed request, `sync` catches up
+    a decode run. Readers (views, the bridge) ask it for a running request's tokens (`processed_tokens`).
 
     Subclasses define how decode is planned and ended (`_plan_decode`, `_end_decode`) and how a request
     joins and leaves the running set (`_join_running`, `_leave_running`)."""
