@@ -7,6 +7,7 @@ a `ReplicaConfig`.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ class ReplicaConfig:
         if not 0 <= self.watermark_fraction < 1:
             raise ValueError(f"ReplicaConfig.watermark_fraction must be in [0, 1), got {self.watermark_fraction!r}")
 
-    @property
+    @functools.cached_property  # read at every admission
     def watermark_blocks(self) -> int:
         """Blocks admission must leave free (vLLM's watermark: decode steps may use them)."""
         return int(self.watermark_fraction * self.num_blocks)

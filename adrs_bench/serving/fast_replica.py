@@ -94,10 +94,11 @@ class FastReplica(Replica):
                 return periods * block_size + offset + (1 if youngest_phase == step_phase else 0)
         raise AssertionError("simulator bug: a period of decode steps took fewer blocks than it holds requests")
 
-    def _apply_run(self, start: int, done: int) -> None:
-        """The blocks held during step j are those of step j-1 plus the new ones its running requests
-        need (the running set does not change inside a run)."""
-        run_dt = self.run_dt
+    def _apply(self, done: int) -> None:
+        """`Replica._apply` over steps `run_applied .. done-1` of a run: the blocks held during step j are
+        those of step j-1 plus the new ones its running requests need (the running set does not change
+        inside a run)."""
+        start, run_dt = self.run_applied, self.run_dt
         last = len(run_dt) - 1
         counts, block_size, base = self.phase_counts, self.config.block_size, self.steps - start + 1
         allocated, kv, busy = self.allocated, self.kv_block_seconds, self.busy_seconds
@@ -108,6 +109,9 @@ class FastReplica(Replica):
             if j < last:
                 allocated += counts[(base + j) % block_size]
         self.kv_block_seconds, self.busy_seconds, self.allocated = kv, busy, allocated
+        self.tokens_generated += self.run_size * (done - start)
+        self.steps += done - start
+        self.run_applied = done
 
     def _end_decode(self, now: float) -> list[Request]:
         heap, steps = self.finish_heap, self.steps

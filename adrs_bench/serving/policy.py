@@ -74,14 +74,16 @@ def schedule_decode_step(running: list[Request], needs: Sequence[bool], free: in
     popped off the end of `running` and handed to `preempt`, which frees their blocks and returns how
     many; afterwards `running` holds exactly the requests of the step (a prefix of what it held, so
     `needs` still lines up with it). Returns the blocks left free once the step's new blocks are taken."""
-    i = 0
-    while i < len(running):
-        request = running[i]
-        while free == 0:
-            victim = running.pop()
-            free += preempt(victim)
-            if victim is request:
-                return free
+    i, count = 0, len(running)
+    while i < count:
+        if free == 0:
+            request = running[i]
+            while free == 0:
+                victim = running.pop()
+                free += preempt(victim)
+                if victim is request:
+                    return free
+            count = len(running)
         if needs[i]:
             free -= 1
         i += 1

@@ -143,7 +143,9 @@ class Replica:
         """Start the next batch at `now`; return the time its (first) event ends, or None if idle."""
         while True:
             if self.waiting:
-                batch = self._admit()
+                batch, free = policy.admit(self.waiting, self.config.num_blocks - self.allocated,
+                                           len(self.running), self.config)
+                self.allocated = self.config.num_blocks - free
                 if batch:
                     return self._start_prefill(now, batch)
                 if not self.running:
@@ -183,17 +185,12 @@ class Replica:
         return request.generated
 
     def processed_tokens(self, request: Request) -> int:
-        """Tokens of a running request whose KV the replica holds, at the clock's time."""
+        """Tokens of a running request whose KV the replica holds, at the clock's time (`generated_of`
+        written out: routers may read it for every running request at every call)."""
         self.catch_up()
-        return request.prompt_tokens + self.generated_of(request)
+        return request.prompt_tokens + request.generated + self.steps - request.base_step
 
     # ----- prefill --------------------------------------------------------------------------------------
-    def _admit(self) -> list[Request]:
-        batch, free = policy.admit(self.waiting, self.config.num_blocks - self.allocated, len(self.running),
-                                   self.config)
-        self.allocated = self.config.num_blocks - free
-        return batch
-
     def _start_prefill(self, now: float, batch: list[Request]) -> float:
         for request in batch:
             request.state = PREFILL
@@ -283,19 +280,11 @@ class Replica:
 
     def _apply(self, done: int) -> None:
         """Apply steps `run_applied .. done-1` of the decode batch in flight: KV block-seconds, busy time,
-        tokens generated and the step count. Sums run one step at a time, in step order, in both modes."""
-        start = self.run_applied
-        run_dt = self.run_dt
-        if len(run_dt) == 1:  # a one-step decode (step-by-step, or a run cut to one step)
-            dt = run_dt[0]
-            self.kv_block_seconds += self.allocated * dt
-            self.busy_seconds += dt
-        else:
-            self._apply_run(start, done)
-        self.tokens_generated += self.run_size * (done - start)
-        self.steps += done - start
+        tokens generated and the step count, one step at a time in step order (the fast replica's runs
+        of several steps sum the same way). Here a decode batch is one step."""
+        dt = self.run_dt[0]
+        self.kv_block_seconds += self.allocated * dt
+        self.busy_seconds += dt
+        self.tokens_generated += self.run_size
+        self.steps += 1
         self.run_applied = done
-
-    def _apply_run(self, start: int, done: int) -> None:
-        """The block-seconds and busy time of steps `start .. done-1` of a decode run of several steps."""
-        raise AssertionError("simulator bug: only a fast replica plans decode runs of more than one step")
