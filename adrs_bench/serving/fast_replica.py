@@ -26,6 +26,8 @@ class FastReplica(Replica):
     """Decode in runs. A running request's `generated` is brought up to date only when it leaves the
     running set; until then `Replica.generated_of` derives it from the replica's step count."""
 
+    __slots__ = ("phase_counts", "ctx_sum", "ctx_step", "ctx_count", "finish_heap", "_decode_times")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # counters over the running set

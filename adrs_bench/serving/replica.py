@@ -51,6 +51,12 @@ class Replica:
     Subclasses define how decode is planned and ended (`_plan_decode`, `_end_decode`) and how a request
     joins and leaves the running set (`_join_running`, `_leave_running`)."""
 
+    # Declared fields: a replica is read at every event, and slots keep those reads cheap.
+    __slots__ = ("id", "clock", "config", "profile", "state", "requested_at", "ready_at", "left_at", "waiting",
+                 "running", "prefilling", "allocated", "load", "steps", "phase", "epoch", "run_dt", "run_end",
+                 "run_applied", "run_size", "kv_block_seconds", "busy_seconds", "tokens_generated",
+                 "prefill_steps", "_decode_of", "view", "journal")
+
     def __init__(self, replica_id: int, config: ReplicaConfig, profile: Profile, clock: Clock, state: str,
                  requested_at: float, ready_at: float, journal: list | None = None):
         self.id = replica_id

@@ -15,6 +15,8 @@ from adrs_bench.serving.request import Request
 class StepReplica(Replica):
     """Decode one step at a time; each request keeps its exact block count (`Request.blocks`)."""
 
+    __slots__ = ()
+
     def _plan_decode(self, now: float) -> float | None:
         block_size = self.config.block_size
         running = self.running
