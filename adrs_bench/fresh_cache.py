@@ -49,9 +49,9 @@ def code_sha256() -> str:
     Python, numpy and scipy versions and the machine.
 
     All of it, not a task's generator files, because a stale set must be impossible and a hand-kept
-    list goes stale the day someone adds an import: generators import across tasks (autoscaling draws
-    request lengths with llm_routing's generator) and from the core (the serving simulator searches
-    autoscaling's references), and prism's generator and solver (generate.py, exact.py) are not in
+    list goes stale the day someone adds an import: generators import shared modules (both serving
+    tasks draw request lengths from adrs_bench.serving.workload) and the core (the serving simulator
+    searches autoscaling's references), and prism's generator and solver (generate.py, exact.py) are not in
     its evaluator sha256 at all. (A task's import closure is no narrower: the package's lazy
     `evaluate` reaches nearly every module.) A stale set would give a record whose set sha256 no
     rebuild reproduces. An installed release never changes, so its entries keep hitting; in a

@@ -10,12 +10,10 @@ The OS boundary, tested with unrestricted code in the child, is in test_os_bound
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -25,7 +23,6 @@ import pytest
 from adrs_bench.errors import AdrsError, InvalidSubmission, SubmissionNotFound
 from adrs_bench.runner import run_cases
 from adrs_bench.sandbox.checks import check_submission
-from adrs_bench.spec import Limits
 from adrs_bench.tasks.prism_placement.kvpr import max_kvpr_exact
 
 from conftest import FIXTURES, ROUND_ROBIN, make_case, small_cases, task_with_limits

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import ast
 import inspect
+import subprocess
+import sys
 
 import pytest
 
-from adrs_bench.serving import ClusterConfig, ReplicaConfig, Simulator, least_loaded
-from adrs_bench.serving import replica as serving_replica
+from adrs_bench.serving import ClusterConfig, ReplicaConfig, Simulator, journal, least_loaded
 from adrs_bench.tasks.llm_routing import evaluator, mirror
 from adrs_bench.tasks.llm_routing.bridge import request_specs
 from adrs_bench.tasks.llm_routing.generate import set_traces
@@ -20,17 +21,8 @@ from serving.helpers import ONE_SECOND, specs
 
 SMOKE = set_traces("smoke")[0]
 
-JOURNAL_NAMES = ("JOURNAL_ARRIVAL", "JOURNAL_ENQUEUE", "JOURNAL_ADMIT", "JOURNAL_PREFILL_END",
-                 "JOURNAL_DECODE_END", "JOURNAL_PREEMPT")
 
-
-def test_journal_constants_match_the_simulator():
-    for name in JOURNAL_NAMES:
-        assert getattr(mirror, name) == getattr(serving_replica, name), name
-    assert len({getattr(mirror, name) for name in JOURNAL_NAMES}) == len(JOURNAL_NAMES)
-
-
-def test_mirror_does_not_import_the_simulator():
+def test_mirror_imports_only_the_journal_of_the_simulator():
     tree = ast.parse(inspect.getsource(mirror))
     modules = set()
     for node in ast.walk(tree):
@@ -38,8 +30,17 @@ def test_mirror_does_not_import_the_simulator():
             modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             modules.add(node.module or "")
-    # The sandbox's class registries are all it may take from the package (no simulator, no decode length).
-    assert not any("serving" in m or "adrs_bench" in m and m != "adrs_bench.sandbox.modules" for m in modules), modules
+    # The sandbox's class registries and the journal's codes are all it may take from the package (no
+    # simulator, no decode length).
+    assert {m for m in modules if "adrs_bench" in m} == {"adrs_bench.sandbox.modules", "adrs_bench.serving.journal"}
+
+
+def test_the_child_side_loads_the_journal_and_nothing_else_of_the_simulator():
+    # What the fork server imports for this task's children (task.py: child_adapter), in a fresh interpreter.
+    code = ("import sys; import adrs_bench.tasks.llm_routing.adapter; "
+            "print(sorted(m for m in sys.modules if m.startswith('adrs_bench.serving')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['adrs_bench.serving', 'adrs_bench.serving.journal']"
 
 
 def request_fields(request) -> tuple:
@@ -223,17 +224,17 @@ def test_preemption_trace_same_in_fast_and_step_mode():
 def test_mirror_running_request_tokens_follow_replica_steps():
     """A request's processed tokens are its offset plus the replica's step count, as the counters say."""
     m = mirror.Mirror([[0, 100, 16]])
-    m.apply(0.0, [(mirror.JOURNAL_ARRIVAL, 7, 0.0, 50)], [[0, 0, 0, 100, 16]])
+    m.apply(0.0, [(journal.JOURNAL_ARRIVAL, 7, 0.0, 50)], [[0, 0, 0, 100, 16]])
     (request,) = m.request_queue()
     assert (request.state, request.processed_tokens, request.replica_id) == ("queued", 0, None)
-    m.apply(0.1, [(mirror.JOURNAL_ENQUEUE, 0, 7), (mirror.JOURNAL_ADMIT, 0, 1)], [[0, 0, 4, 100, 16]])
+    m.apply(0.1, [(journal.JOURNAL_ENQUEUE, 0, 7), (journal.JOURNAL_ADMIT, 0, 1)], [[0, 0, 4, 100, 16]])
     assert m.request_queue() == [] and request.state == "prefill" and request.processed_tokens == 0
     assert m.replicas[0].running == [request]
-    m.apply(0.5, [(mirror.JOURNAL_PREFILL_END, 0, [(7, 51 - 3)])], [[0, 3, 4, 100, 16]])
+    m.apply(0.5, [(journal.JOURNAL_PREFILL_END, 0, [(7, 51 - 3)])], [[0, 3, 4, 100, 16]])
     assert (request.state, request.processed_tokens) == ("running", 51)
     m.apply(0.9, [], [[0, 10, 5, 100, 16]])
     assert request.processed_tokens == 58 and m.replicas[0].allocated_blocks == 5
-    m.apply(1.0, [(mirror.JOURNAL_PREEMPT, 0, 7, 58)], [[0, 10, 0, 100, 16]])
+    m.apply(1.0, [(journal.JOURNAL_PREEMPT, 0, 7, 58)], [[0, 10, 0, 100, 16]])
     assert (request.state, request.prefill_tokens, request.restarts, request.processed_tokens) == \
         ("waiting", 58, 1, 0)
     assert m.replicas[0].waiting == [request] and m.replicas[0].running == []

@@ -23,84 +23,26 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 from adrs_bench.quote import clip, quote
+from adrs_bench.serving.config import ClusterConfig
 from adrs_bench.serving.errors import RouterError, Stalled
 from adrs_bench.serving.events import Clock, EventKind, EventQueue
+from adrs_bench.serving.fast_replica import FastReplica
+from adrs_bench.serving.journal import JOURNAL_ARRIVAL
 from adrs_bench.serving.metrics import ReplicaRecord, RequestRecord, RunResult
 from adrs_bench.serving.profile import A10Llama3Profile, Profile
-from adrs_bench.serving.replica import (DECODING, DRAINING, GONE, JOURNAL_ARRIVAL, READY, STARTING, Replica,
-                                        ReplicaConfig, ReplicaView)
-from adrs_bench.serving.request import Request, RequestSpec, RequestView
+from adrs_bench.serving.replica import DECODING, DRAINING, GONE, READY, STARTING, Replica
+from adrs_bench.serving.request import Request, RequestSpec
+from adrs_bench.serving.step_replica import StepReplica
+from adrs_bench.serving.views import ClusterView, ReadOnlyList, RequestView, Snapshot
 
 STEP_END = int(EventKind.STEP_END)
 REPLICA_READY = int(EventKind.REPLICA_READY)
 REPLICA_REMOVE = int(EventKind.REPLICA_REMOVE)
 ARRIVAL = int(EventKind.ARRIVAL)
 CONTROL_TICK = int(EventKind.CONTROL_TICK)
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """The cluster: `num_replicas` ready at time 0, replicas added later serve after `cold_start` s,
-    the control callback (if any) runs every `tick_interval` s starting at `tick_interval`."""
-
-    num_replicas: int = 4
-    replica: ReplicaConfig = field(default_factory=ReplicaConfig)
-    cold_start: float = 60.0
-    tick_interval: float = 15.0
-    stall_ticks: int = 40
-    fast: bool = True
-
-    def __post_init__(self) -> None:
-        if isinstance(self.num_replicas, bool) or not isinstance(self.num_replicas, int) or self.num_replicas < 0:
-            raise ValueError(f"ClusterConfig.num_replicas must be an int >= 0, got {self.num_replicas!r}")
-        if not (math.isfinite(self.cold_start) and self.cold_start >= 0):
-            raise ValueError(f"ClusterConfig.cold_start must be a finite number >= 0, got {self.cold_start!r}")
-        if not (math.isfinite(self.tick_interval) and self.tick_interval > 0):
-            raise ValueError(f"ClusterConfig.tick_interval must be a finite number > 0, got {self.tick_interval!r}")
-        if self.stall_ticks < 1:
-            raise ValueError(f"ClusterConfig.stall_ticks must be >= 1, got {self.stall_ticks!r}")
-
-
-class Snapshot(NamedTuple):
-    """What the router sees at one call: the global queue (arrival order) and the ready replicas that
-    accept requests (id order). A named tuple: immutable and cheap to build on every call."""
-
-    time: float
-    call_index: int
-    queue: tuple[RequestView, ...]
-    replicas: tuple[ReplicaView, ...]
-
-
-class ReadOnlyList(Sequence):
-    """A read-only window on a list the simulator keeps growing (finished requests), O(1) to hand out."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self, items: list):
-        self._items = items
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getitem__(self, index):
-        return self._items[index]
-
-
-class ClusterView(NamedTuple):
-    """What a control policy sees at a tick: every replica not yet gone (starting, ready, draining) in id
-    order, the global queue, and counts and records of the requests so far (`completed` in completion
-    order: slice from the previous call's `num_completed` to get the new ones)."""
-
-    time: float
-    replicas: tuple[ReplicaView, ...]
-    queue: tuple[RequestView, ...]
-    num_arrived: int
-    num_completed: int
-    completed: Sequence[RequestRecord]
 
 
 Router = Callable[[Snapshot], Any]
@@ -133,7 +75,7 @@ class Simulator:
         self.router = router
         self.profile = profile if profile is not None else A10Llama3Profile()
         self.on_tick = on_tick
-        self.journal = journal  # if a list: every change a mirror of the queues needs (replica.JOURNAL_*)
+        self.journal = journal  # if a list: every change a mirror of the queues needs (journal.py)
         self._started = False
         self._clock = Clock()
 
@@ -146,15 +88,9 @@ class Simulator:
     def add_replica(self, now: float) -> int:
         """Request a new replica now; it serves after the cold start and is charged from now."""
         self._check_now(now, "add_replica")
-        replica_id = self._next_replica_id
-        self._next_replica_id += 1
-        replica = Replica(replica_id, self.config.replica, self.profile, self.config.fast, self._clock,
-                          STARTING, requested_at=now, ready_at=now + self.config.cold_start)
-        replica.journal = self.journal
-        self._replicas[replica_id] = replica
-        self._live.append(replica)
+        replica = self._new_replica(STARTING, requested_at=now, ready_at=now + self.config.cold_start)
         self._events.push(replica.ready_at, EventKind.REPLICA_READY, replica)
-        return replica_id
+        return replica.id
 
     def remove_replica(self, now: float, replica_id: int) -> None:
         """Stop sending requests to a replica; it leaves when its last request finishes (at once if idle
@@ -194,6 +130,8 @@ class Simulator:
         clock = self._clock
         self._requests = [Request(i, s.arrival_time, s.prompt_tokens, s.decode_tokens)
                           for i, s in enumerate(self.specs)]
+        for request in self._requests:
+            request.view = RequestView(request)
         self._queue: dict[int, Request] = {}
         self._completed: list[RequestRecord] = []
         self._replicas: dict[int, Replica] = {}
@@ -207,12 +145,7 @@ class Simulator:
         self._stalled_ticks = 0
         processed = 0
         for _ in range(config.num_replicas):
-            replica = Replica(self._next_replica_id, config.replica, self.profile, config.fast, self._clock,
-                              READY, 0.0, 0.0)
-            replica.journal = self.journal
-            self._replicas[replica.id] = replica
-            self._live.append(replica)
-            self._next_replica_id += 1
+            self._new_replica(READY, 0.0, 0.0)
         self._refresh_accepting()
         total = len(self._requests)
         if total:
@@ -284,6 +217,16 @@ class Simulator:
         records = tuple(sorted(self._completed, key=lambda record: record.id))
         return RunResult(records=records, replicas=replicas, end_time=end, events=processed,
                          router_calls=self._calls, fast=config.fast)
+
+    def _new_replica(self, state: str, requested_at: float, ready_at: float) -> Replica:
+        """The next replica (ids in order of request), fast or the step-by-step reference as configured."""
+        kind = FastReplica if self.config.fast else StepReplica
+        replica = kind(self._next_replica_id, self.config.replica, self.profile, self._clock, state,
+                       requested_at, ready_at, self.journal)
+        self._next_replica_id += 1
+        self._replicas[replica.id] = replica
+        self._live.append(replica)
+        return replica
 
     def _end_runs_at(self, now: float) -> None:
         """Fast mode, before a router call at a completion instant: a decode run with a step ending

@@ -1,11 +1,12 @@
 """Errors a simulation ends with. Each names the simulated time (and the router call) in one line, so a
-task can turn it into a per-instance status (`invalid`, `stalled`) without reformatting."""
+task can turn it into a per-instance status (`invalid`, `stalled`) without reformatting.
+
+Why their own base: the simulator knows nothing of the harness that scores with it. Where a task needs
+one of these shown to a user as a harness error, the task converts it (the harness's `AdrsError`)."""
 from __future__ import annotations
 
-from adrs_bench.errors import AdrsError
 
-
-class ServingError(AdrsError):
+class ServingError(Exception):
     """Base of the simulator's errors."""
 
 

@@ -8,7 +8,8 @@ A profile whose decode time depends on the batch only through its size and total
 define `decode_time_of(batch_size, total_context)`. The simulator then never builds context lists (the
 fast mode's closed-form decode runs rely on it for speed); both methods must agree exactly. It may
 also define `decode_times(batch_size, total_context, steps)`, the list of `decode_time_of(batch_size,
-total_context + j * batch_size)` for j < steps, bit for bit.
+total_context + j * batch_size)` for j < steps, bit for bit. Every time a profile returns is checked
+to be a finite number of seconds > 0 (`checked_step`) before the clock moves by it.
 """
 from __future__ import annotations
 
@@ -142,6 +143,21 @@ class TableProfile:
 
     def decode_time_of(self, batch_size: int, total_context: int) -> float:
         return self._lookup("decode", batch_size)
+
+
+def checked_step(seconds: float, what: str) -> float:
+    """A profile's step time, refused unless a finite number of seconds > 0 (a bad profile must not
+    stall or reverse the clock)."""
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"profile {what} returned {seconds!r}; expected a finite number of seconds > 0")
+    return seconds
+
+
+def checked_steps(seconds: list[float], what: str) -> None:
+    """`checked_step` over a decode run's step times, in one pass when they are all good."""
+    if not min(seconds) > 0 or max(seconds) == float("inf"):
+        bad = next(s for s in seconds if not 0 < s < float("inf"))
+        raise ValueError(f"profile {what} returned {bad!r}; expected a finite number of seconds > 0")
 
 
 def solo_latency(profile: Profile, prompt_tokens: int, decode_tokens: int) -> float:

@@ -1,16 +1,15 @@
-"""The request entity, its input specification, and the read-only view a router gets.
+"""The request entity and its input specification: plain data.
 
-A request's decode length is what the simulator must know and the router must never see: it lives on
-`Request` (trusted) and nowhere on `RequestView`.
+A request's decode length is what the simulator must know and a router must never see: it lives on
+`Request` (trusted) and nowhere on the views routers read (views.py). `Request` has no behaviour: the
+replica holding a request owns the rules that change it (replica.py), including the count of tokens
+generated while a decode run is in flight.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from adrs_bench.serving.replica import Replica
+from typing import Any
 
 # Where a request is. Plain ints (not an Enum) because they are read in the simulator's hot loops.
 QUEUED, WAITING, PREFILL, RUNNING, DONE = range(5)
@@ -44,9 +43,10 @@ class Request:
     `prefill_tokens = prompt_tokens + generated` (everything processed so far is recomputed in one
     prefill) and keeps `generated`, so it completes when `generated == decode_tokens`.
 
-    While a request is RUNNING on a replica its `generated` is lazy: the true value is
-    `generated + replica.steps - base_step` (a replica advances all its decoding requests at once, and
-    fast mode advances many steps without touching each request). Use `current_generated()`.
+    While a request is RUNNING on a replica its `generated` is lazy: a replica advances all its decoding
+    requests at once, and the fast one advances many steps without touching each request, so the true
+    count is the replica's to give (`Replica.generated_of`): `generated` as of `base_step`, plus the
+    replica's decode steps since.
     """
 
     __slots__ = (
@@ -62,8 +62,8 @@ class Request:
         self.decode_tokens = decode_tokens
         self.prefill_tokens = prompt_tokens
         self.generated = 0
-        self.base_step = 0
-        self.blocks = 0  # blocks held (kept exactly in step-by-step mode; fast mode derives them)
+        self.base_step = 0  # the replica's decode-step count when `generated` was last brought up to date
+        self.blocks = 0  # blocks held (kept exactly by the step-by-step replica; the fast one derives them)
         self.restarts = 0
         self.preemptions = 0
         self.routed_time: float | None = None
@@ -71,81 +71,14 @@ class Request:
         self.first_token_time: float | None = None
         self.completion_time: float | None = None
         self.replica_id: int | None = None
-        self.replica: Replica | None = None
+        self.replica: Any = None  # the replica holding it, once routed
         self.state = QUEUED
-        self.finish_step = 0  # fast mode: the replica step count at which it completes
-        self.need_phase = 0  # fast mode: it needs a new block before step s+1 iff s % block_size == need_phase
-        self.token = 0  # fast mode: bumped when it leaves the running set (invalidates heap entries)
-        self.view = RequestView(self)
-
-    def current_generated(self) -> int:
-        """Output tokens so far, as of the replica's last applied step (the simulator's own view)."""
-        if self.state == RUNNING:
-            return self.generated + self.replica.steps - self.base_step
-        return self.generated
-
-    def processed_tokens(self) -> int:
-        """Tokens whose KV the replica holds or is computing, as vidur counts them (0 before prefill ends),
-        at the clock's time (for readers outside the replica)."""
-        if self.state == RUNNING:
-            replica = self.replica
-            replica.catch_up()
-            return self.prompt_tokens + self.generated + replica.steps - self.base_step
-        return 0
+        self.finish_step = 0  # fast replica: its decode-step count at which the request completes
+        self.need_phase = 0  # fast replica: a new block before step s+1 iff s % block_size == need_phase
+        self.token = 0  # fast replica: bumped when it leaves the running set (invalidates heap entries)
+        self.view: Any = None  # its read-only view (views.RequestView), made by the simulator
 
     def __repr__(self) -> str:
         return (f"Request(id={self.id}, state={STATE_NAMES[self.state]}, prompt={self.prompt_tokens}, "
-                f"decode={self.decode_tokens}, generated={self.current_generated()}, restarts={self.restarts})")
-
-
-class RequestView:
-    """What a router may read about a request: never its decode length.
-
-    Live and read-only: values are those at the simulated time of the call (a running request's replica
-    is brought up to date when its processed tokens are read). Names follow vidur's `Request` where they exist there
-    (`num_prefill_tokens`, `num_processed_tokens`, `num_restarts`) so routers written against vidur port
-    by renaming.
-    """
-
-    __slots__ = ("_request",)
-
-    def __init__(self, request: Request):
-        self._request = request
-
-    @property
-    def id(self) -> int:
-        return self._request.id
-
-    @property
-    def arrival_time(self) -> float:
-        return self._request.arrival_time
-
-    @property
-    def prompt_tokens(self) -> int:
-        """The prompt as submitted."""
-        return self._request.prompt_tokens
-
-    @property
-    def prefill_tokens(self) -> int:
-        """The prompt the next (or current) prefill computes: grows by the tokens kept at each restart."""
-        return self._request.prefill_tokens
-
-    @property
-    def processed_tokens(self) -> int:
-        return self._request.processed_tokens()
-
-    @property
-    def restarts(self) -> int:
-        return self._request.restarts
-
-    @property
-    def replica_id(self) -> int | None:
-        return self._request.replica_id
-
-    @property
-    def state(self) -> str:
-        return STATE_NAMES[self._request.state]
-
-    def __repr__(self) -> str:
-        return (f"RequestView(id={self.id}, arrival_time={self.arrival_time}, prompt_tokens={self.prompt_tokens}, "
-                f"processed_tokens={self.processed_tokens}, restarts={self.restarts}, state={self.state!r})")
+                f"decode={self.decode_tokens}, generated={self.generated}@step{self.base_step}, "
+                f"restarts={self.restarts})")

@@ -5,7 +5,7 @@ because autoscaling routes with LLQ in the trusted parent.)
 """
 from __future__ import annotations
 
-from adrs_bench.serving.cluster import Snapshot
+from adrs_bench.serving.views import Snapshot
 
 
 def least_loaded(snapshot: Snapshot) -> list[tuple[int, int]]:

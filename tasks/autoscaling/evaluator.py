@@ -15,7 +15,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from adrs_bench.serving import A10Llama3Profile, ClusterConfig, RequestSpec, RunResult, Simulator, least_loaded
+from adrs_bench.errors import AdrsError
+from adrs_bench.serving import (A10Llama3Profile, ClusterConfig, RequestSpec, RunResult, ServingError, Simulator,
+                                least_loaded)
 
 from .control import Controller, SlowdownMeter
 from .settings import Settings
@@ -81,6 +83,11 @@ def score(static_gpu_hours: float, run: ScaledRun) -> float:
     return static_gpu_hours / run.gpu_hours
 
 
+class ReferenceFailed(AdrsError):
+    """A fixed-count run of the static reference search ended with a simulator error, so the trace cannot
+    be scored (it cannot happen with requests the generator draws)."""
+
+
 def smallest_static(settings: Settings, requests: Sequence[RequestSpec]) -> tuple[int, ScaledRun, dict[int, SloCheck]]:
     """The smallest fixed replica count within the bounds that keeps the SLO (binary search; the count
     just below is checked to break it). Raises ValueError if even max_replicas breaks it."""
@@ -88,7 +95,10 @@ def smallest_static(settings: Settings, requests: Sequence[RequestSpec]) -> tupl
 
     def run(n: int) -> ScaledRun:
         if n not in checked:
-            checked[n] = simulate(settings, requests, None, replicas=n)
+            try:
+                checked[n] = simulate(settings, requests, None, replicas=n)
+            except ServingError as exc:  # the simulator knows no harness: say it as the harness's error
+                raise ReferenceFailed(f"static reference with {n} replicas: {exc}") from exc
         return checked[n]
 
     low, high = max(1, settings.min_replicas), settings.max_replicas

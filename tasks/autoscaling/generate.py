@@ -9,9 +9,9 @@ prints, per trace, its requests, the smallest fixed replica count that keeps the
 reference), that count's GPU-hours, and the p95 slowdown at that count and at one replica fewer.
 It fails (exit status 2) if some trace has no fixed count within the bounds that keeps the SLO.
 
-Workload (the autoscaling issue, after Glia §5.3): request lengths are llm_routing's (ShareGPT V3
-first turns as Glia prepares them: llm_routing.generate.sample_lengths); arrivals are a
-non-homogeneous Poisson process whose rate follows one of three shapes (shapes.py) over 2 hours (7200 s).
+Workload (the autoscaling issue, after Glia §5.3): request lengths are the ShareGPT model both serving
+tasks draw from (adrs_bench.serving.workload: ShareGPT V3 first turns as Glia prepares them); arrivals are
+a non-homogeneous Poisson process whose rate follows one of three shapes (shapes.py) over 2 hours (7200 s).
 
 Sampling: thinning (Lewis and Shedler) against the shape's maximum rate: a homogeneous Poisson
 process of that rate on [0, duration) (a Poisson count, then sorted uniform times), each point kept
@@ -36,7 +36,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from adrs_bench.tasks.llm_routing.generate import sample_lengths
+from adrs_bench.serving.workload import sample_lengths
 
 from .instance import INSTANCES_DIR, Case, Reference, Trace, inline_document_bytes, set_document_bytes
 from .reference import references_for

@@ -10,17 +10,23 @@ from __future__ import annotations
 import functools
 import math
 
-from adrs_bench.serving import ClusterConfig, RunResult, Simulator, Summary, least_loaded
+from adrs_bench.errors import AdrsError
+from adrs_bench.serving import ClusterConfig, RunResult, ServingError, Simulator, Summary, least_loaded
 from adrs_bench.serving.metrics import quantile_profile
 
-from .instance import Trace
+from .instance import REPLICA, Trace
 
 FAILED_SCORE = 0.0
-CLUSTER = ClusterConfig(num_replicas=4)  # Glia: 4 x (A10 + Llama-3-8B), 2240 blocks of 16 tokens each
+CLUSTER = ClusterConfig(num_replicas=4, replica=REPLICA)  # Glia: 4 x (A10 + Llama-3-8B), serving.config's replica
 
 SUMMARY_FIELDS = ("mean_e2e", "p50_e2e", "p90_e2e", "p99_e2e", "mean_ttft", "p90_ttft", "mean_tpot",
                   "preemptions", "restarted_requests", "mean_global_queueing", "mean_replica_queueing",
                   "mean_kv_utilisation", "makespan")
+
+
+class ReferenceFailed(AdrsError):
+    """The trusted LLQ run on a trace ended with a simulator error, so the trace cannot be scored (it
+    cannot happen with a trace the generator or the parser accepted)."""
 
 
 @functools.lru_cache(maxsize=32)
@@ -28,7 +34,10 @@ def llq_summary(trace: Trace) -> Summary:
     """Least-loaded routing on this trace (the score's denominator)."""
     from .bridge import request_specs
 
-    return Simulator(CLUSTER, request_specs(trace), least_loaded).run().summary()
+    try:
+        return Simulator(CLUSTER, request_specs(trace), least_loaded).run().summary()
+    except ServingError as exc:  # the simulator knows no harness: say it as the harness's one-line error
+        raise ReferenceFailed(f"LLQ reference on trace seed {trace.seed}: {exc}") from exc
 
 
 def speedup(reference_mean: float, mean: float) -> float:

@@ -6,14 +6,14 @@ writes (or, with --check, compares) tasks/llm_routing/instances/<set>.csv.gz and
 file's sha256 and request count.
 
 The workload is Glia's trace generator reduced to its outputs (Glia §5.1): prompt and decode
-lengths are ShareGPT V3 first turns (Llama-3 tokenizer, 42-token system prompt, 5% of prompts and,
-independently, 5% of decodes inflated), given here as the empirical quantiles of the resulting
-trace (the llm_routing issue). Sampling them directly keeps the dataset out of the repository.
+lengths come from the ShareGPT length model shared with autoscaling (adrs_bench.serving.workload),
+and arrivals from Glia's bursty gaps:
 
-  lengths  inverse CDF of each quantile table, linear in log(length) between quantiles, rounded
-           to the nearest int (>= 1); prompt and decode joined by a Gaussian copula (rho 0.12).
   arrivals gaps log-normal with mu = ln(1/QPS) - 2, sigma = 2 (mean gap 1/QPS, very bursty),
            first arrival at the first gap, arrivals while t < duration, times rounded to 1 us.
+
+Every request fits one replica on its own (the cluster's ReplicaConfig: 2240 blocks of 16 tokens, 1%
+watermark), so no run can end with RequestTooLarge.
 
 Seeds: trace `seed` draws its gaps from default_rng([SEED_CONSTANT, STREAM_GAPS, seed]) and its
 lengths from default_rng([SEED_CONSTANT, STREAM_LENGTHS, seed]), so a shorter trace with the same
@@ -33,21 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from adrs_bench.instances import case_built
+from adrs_bench.serving.workload import sample_lengths
 
-from .instance import Trace, fits_one_replica, parse_csv_gz, to_csv_gz
+from .instance import REPLICA, Trace, parse_csv_gz, to_csv_gz
 
-QUANTILE_PERCENTS = (0, 2.5, 5, 7.5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80,
-                     85, 90, 92.5, 95, 96, 97, 97.5, 98, 98.5, 99, 99.5, 99.9, 100)
-# Mean 295, median 76, p90 834, p99 3195 (ShareGPT V3 first turns + system prompt, Glia).
-PROMPT_QUANTILES = (43, 45, 47, 49, 50, 52, 54, 56, 58, 61, 64, 69, 76, 87, 105, 125, 157, 212,
-                    307, 466, 834, 1070, 1392, 1603, 1897, 2109, 2395, 2845, 3195, 3709, 3992,
-                    4134)
-# Mean 362, median 243, p90 628, p99 3929; the jump after p96 is the 5% of decodes x 10.
-DECODE_QUANTILES = (1, 9, 18, 26, 35, 63, 91, 118, 144, 172, 197, 219, 243, 271, 296, 321, 356,
-                    394, 443, 508, 628, 729, 769, 792, 1860, 2234, 2646, 3104, 3929, 4096, 4096,
-                    4096)
 QPS = 7.5
-COPULA_RHO = 0.12
 GAP_SIGMA = 2.0
 
 SEED_CONSTANT = 0x6C6C6D72  # "llmr": separates these streams from every other task's
@@ -70,28 +60,6 @@ SETS = {
     "dev": SetSpec(seeds=(1, 2, 3, 4, 5), duration=1000.0),
     "test": SetSpec(seeds=(101, 102, 103, 104, 105), duration=1000.0),  # held out
 }
-
-
-_P = np.asarray(QUANTILE_PERCENTS, dtype=float) / 100.0
-_LOG_PROMPT = np.log(np.asarray(PROMPT_QUANTILES, dtype=float))
-_LOG_DECODE = np.log(np.asarray(DECODE_QUANTILES, dtype=float))
-
-
-def inverse_cdf(u: np.ndarray, log_quantiles: np.ndarray) -> np.ndarray:
-    """Lengths at probabilities u: log-linear between the table's quantiles, rounded, >= 1."""
-    values = np.rint(np.exp(np.interp(u, _P, log_quantiles))).astype(np.int64)
-    return np.maximum(values, 1)
-
-
-def sample_lengths(rng: np.random.Generator, n: int,
-                   rho: float = COPULA_RHO) -> tuple[np.ndarray, np.ndarray]:
-    """n (prompt, decode) pairs: each marginal from its table, joined by a Gaussian copula."""
-    z = rng.standard_normal((n, 2))
-    z1 = z[:, 0]
-    z2 = rho * z1 + math.sqrt(1.0 - rho * rho) * z[:, 1]
-    from scipy.special import ndtr  # here, not at the top: loading the task must not pay for scipy
-
-    return inverse_cdf(ndtr(z1), _LOG_PROMPT), inverse_cdf(ndtr(z2), _LOG_DECODE)
 
 
 def sample_gaps(rng: np.random.Generator, n: int, qps: float = QPS) -> np.ndarray:
@@ -122,7 +90,7 @@ def generate_trace(seed: int, duration: float, qps: float = QPS) -> Trace:
                                     len(times))
     prompt_list, decode_list = prompt.tolist(), decode.tolist()
     for p, d in zip(prompt_list, decode_list):
-        if not fits_one_replica(p, d):  # cannot happen with these tables (max 8230 tokens)
+        if not REPLICA.fits_alone(p, d):  # cannot happen with these tables (max 8230 tokens)
             raise RuntimeError(f"request of {p}+{d} tokens does not fit one replica")
     return Trace(seed=int(seed), duration=float(duration), arrival_times=tuple(times),
                  prompt_tokens=tuple(prompt_list), decode_tokens=tuple(decode_list))

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from adrs_bench.instances import canonical_gzip
-from adrs_bench.serving import ReplicaConfig
+from adrs_bench.serving.config import ReplicaConfig
 
 HEADER = ("seed", "duration", "arrival_time", "prompt_tokens", "decode_tokens")
 REPLICA = ReplicaConfig()  # the replica every request must fit on its own (evaluator.CLUSTER's)
@@ -27,11 +27,6 @@ class Trace:
 
     def __len__(self) -> int:
         return len(self.arrival_times)
-
-
-def fits_one_replica(prompt: int, decode: int, replica: ReplicaConfig = REPLICA) -> bool:
-    """Whether a request's prompt and decode fit one replica's KV cache above its watermark."""
-    return math.ceil((prompt + decode) / replica.block_size) <= replica.num_blocks - replica.watermark_blocks
 
 
 def to_csv_gz(traces: list[Trace]) -> bytes:
@@ -84,7 +79,7 @@ def parse_csv_gz(data: bytes) -> list[Trace]:
         seed, duration, t, p, d = int(s_seed), float(s_dur), float(s_t), int(s_p), int(s_d)
         if p < 1 or d < 1:
             raise bad(f"expected positive token counts, got prompt {p}, decode {d}")
-        if not fits_one_replica(p, d):
+        if not REPLICA.fits_alone(p, d):
             raise bad(f"request of {p}+{d} tokens does not fit one replica")
         if not 0 < duration < math.inf or not t < duration:
             raise bad(f"expected 0 <= arrival_time < duration, got {t} and {duration}")

@@ -2,8 +2,8 @@
 
 Why a mirror: the simulator and every metric stay in the trusted parent, and sending every queued and
 running request at every call would cost more than the simulation (thousands of requests wait during a
-burst). The parent sends only what changed since the previous call (the `JOURNAL_*` entries of
-`adrs_bench.serving.replica`) plus each replica's decode-step count; this module rebuilds the queues
+burst). The parent sends only what changed since the previous call (the entries of
+`adrs_bench.serving.journal`) plus each replica's decode-step count; this module rebuilds the queues
 exactly and derives a running request's processed tokens from its replica's step count.
 
 Trusted code that runs in the child next to the submission. Its state lives in underscored attributes,
@@ -18,10 +18,10 @@ from collections import deque
 from dataclasses import dataclass
 
 from adrs_bench.sandbox.modules import private_aliases
-
-# Keep in step with adrs_bench.serving.replica (a test checks): this module must not import the
-# simulator, whose objects hold decode lengths.
-JOURNAL_ARRIVAL, JOURNAL_ENQUEUE, JOURNAL_ADMIT, JOURNAL_PREFILL_END, JOURNAL_DECODE_END, JOURNAL_PREEMPT = range(6)
+# The journal's codes, from the one module that defines them; it imports nothing, so the child loads no
+# simulator (whose objects hold decode lengths) with it.
+from adrs_bench.serving.journal import (JOURNAL_ADMIT, JOURNAL_ARRIVAL, JOURNAL_DECODE_END, JOURNAL_ENQUEUE,
+                                        JOURNAL_PREEMPT, JOURNAL_PREFILL_END)
 
 
 class Request:

@@ -9,7 +9,6 @@ where the reference is a best-known value). A failed instance scores 0.
 """
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
 from adrs_bench.quote import clip

@@ -1,5 +1,5 @@
-"""Fast mode (closed-form decode runs) against the step-by-step reference: identical per-request results,
-bit for bit, on random preemption-heavy traces."""
+"""The fast replica (closed-form decode runs) against the step-by-step reference replica, its oracle:
+identical per-request and per-replica records, bit for bit, on random preemption-heavy traces."""
 import math
 import random
 

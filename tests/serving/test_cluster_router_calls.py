@@ -42,21 +42,6 @@ def test_a_router_that_holds_requests_dispatches_them_on_a_completion(fast):
     assert (r1.routed_time, r1.global_queueing, r1.completion_time) == (3.0, 2.5, 4.0)
 
 
-def test_router_sees_no_decode_length():
-    seen = []
-
-    def look(snapshot):
-        for request in snapshot.queue:
-            seen.append(request)
-            assert not hasattr(request, "decode_tokens")
-            with pytest.raises(AttributeError):
-                request.prompt_tokens = 1
-        return [(0, r.id) for r in snapshot.queue]
-
-    run([(0, 16, 3)], True, router=look)
-    assert seen and "decode" not in repr(seen[0])
-
-
 @pytest.mark.parametrize("answer, message", [
     (lambda s: (0, 0), "returned tuple; expected a list of (replica_id, request_id) pairs"),
     (lambda s: None, "returned NoneType; expected a list of (replica_id, request_id) pairs"),

@@ -1,7 +1,11 @@
-"""The replica scheduler's semantics on hand-made traces, every step 1 s, in both modes."""
+"""vLLM's scheduling policy (policy.py): its functions on hand-made queues, then its semantics on hand-made
+traces, every step 1 s, on both replicas (fast, and the step-by-step reference)."""
+from collections import deque
+
 import pytest
 
-from adrs_bench.serving import RequestTooLarge
+from adrs_bench.serving import ReplicaConfig, RequestTooLarge, policy
+from adrs_bench.serving.request import Request
 
 from .helpers import Probe, probes, run
 
@@ -10,6 +14,61 @@ MODES = pytest.mark.parametrize("fast", [False, True], ids=["step", "fast"])
 
 def times(record):
     return (record.first_scheduled_time, record.first_token_time, record.completion_time)
+
+
+def requests(*prefills: int) -> list[Request]:
+    """Requests 0, 1, ... arriving in that order, with these prefills."""
+    return [Request(i, float(i), prefill, 10) for i, prefill in enumerate(prefills)]
+
+
+def test_admit_is_fcfs_and_stops_at_the_first_request_that_does_not_fit():
+    config = ReplicaConfig(num_blocks=20, watermark_fraction=0.1)  # watermark 2
+    waiting = deque(requests(32, 160, 16))  # 2, 10 and 1 blocks
+    batch, free = policy.admit(waiting, 11, 0, config)  # 11 - 2 = 9 >= 2; 9 - 10 < 2: stop (r2 would fit)
+    assert [r.id for r in batch] == [0] and free == 9 and batch[0].blocks == 2
+    assert [r.id for r in waiting] == [1, 2]
+    assert policy.admits_head(waiting[0], 12, 0, config) and not policy.admits_head(waiting[0], 11, 0, config)
+    assert not policy.admits_head(waiting[0], 100, config.max_batch_requests, config)
+
+
+def test_admit_caps_requests_and_tokens_but_admits_a_long_prompt_alone():
+    config = ReplicaConfig(num_blocks=10_000, max_batch_tokens=100, max_batch_requests=3)
+    batch, _ = policy.admit(deque(requests(10, 10, 10, 10)), 10_000, 1, config)  # 1 running: room for 2
+    assert [r.id for r in batch] == [0, 1]
+    batch, _ = policy.admit(deque(requests(40, 60)), 10_000, 0, config)  # 2 x 60 > 100
+    assert [r.id for r in batch] == [0]
+    batch, _ = policy.admit(deque(requests(500, 1)), 10_000, 0, config)
+    assert [r.id for r in batch] == [0]
+
+
+def test_a_step_forms_without_preemption_unless_a_request_meets_a_full_cache():
+    assert policy.forms_without_preemption(2, 3, False)
+    assert policy.forms_without_preemption(3, 3, True)  # the youngest takes the last block
+    assert not policy.forms_without_preemption(3, 3, False)  # someone after the last taker meets it full
+    assert not policy.forms_without_preemption(0, 0, False)  # no free block: nobody may step
+
+
+def test_schedule_preempts_the_youngest_not_yet_scheduled_and_may_preempt_the_request_itself():
+    freed = []
+
+    def preempt(victim):
+        freed.append(victim.id)
+        return 2
+
+    running = requests(16, 16, 16, 16)
+    # One block free; r0 takes it, r1 meets a full cache: r3 (youngest) goes, then r1 steps without a
+    # block, r2 needs one and takes one of r3's two.
+    free = policy.schedule_decode_step(running, [True, False, True, True], 1, preempt)
+    assert freed == [3] and [r.id for r in running] == [0, 1, 2] and free == 1
+    freed.clear()
+    running = requests(16, 16)
+    # No block free: r0 meets a full cache and preempts r1; then r0 steps.
+    assert policy.schedule_decode_step(running, [False, False], 0, preempt) == 2 and freed == [1]
+    freed.clear()
+    running = requests(16, 16)
+    # r0 takes the last block; r1 meets a full cache and is itself the youngest left: it is preempted.
+    assert policy.schedule_decode_step(running, [True, True], 1, preempt) == 2 and freed == [1]
+    assert [r.id for r in running] == [0]
 
 
 @MODES
