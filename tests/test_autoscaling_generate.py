@@ -126,6 +126,26 @@ def test_fresh_set_round_trip(monkeypatch):
     assert [c.id for c in cases] == [f"{s}-{n}" for s, n in zip(shapes.SHAPES, g.fresh_seeds(5))]
 
 
+def test_inline_fast_path_agrees_with_the_row_by_row_check(monkeypatch):
+    """The column-wise check (cached fresh sets: ~270k rows) accepts what the row-by-row check accepts,
+    gives the same columns, and leaves every bad row to the row-by-row message."""
+    short = [g.generate_trace(shape, s, 300.0) for shape, s in zip(shapes.SHAPES, g.fresh_seeds(5))]
+    rows = {f"t{i}": [[t, p, d] for t, p, d in zip(tr.arrival_times, tr.prompt_tokens, tr.decode_tokens)]
+            for i, tr in enumerate(short)}
+    ids = list(rows)
+    fast = instance._parse_inline(rows, ids)
+    assert all(instance._inline_columns(r) is not None for r in rows.values())
+    monkeypatch.setattr(instance, "_inline_columns", lambda r: None)
+    assert instance._parse_inline(rows, ids) == fast
+    monkeypatch.undo()
+    for bad in ([[0, 1, True]], [[0, 1, 0]], [[-1, 1, 1]], [[1, 1, 1], [0.5, 1, 1]], [[math.nan, 1, 1]],
+                [[math.inf, 1, 1]], [(0, 1, 1)], [[0, 1]], [["0", 1, 1]], [[0, 1.0, 1]], [[True, 1, 1]]):
+        assert instance._inline_columns(bad) is None, bad
+        with pytest.raises(ValueError, match=r"requests_inline\[a\]\[\d\]: expected \[arrival_time, "
+                                             r"prompt_tokens, decode_tokens\] in arrival order, got "):
+            instance._parse_inline({"a": bad}, ["a"])
+
+
 # ----------------------------------------------------------------------------------- stored sets
 
 

@@ -215,7 +215,33 @@ def test_every_serving_file_counts_for_the_serving_tasks(name, package_copy):
 
 def test_prism_is_pinned_by_its_own_files_only():
     labels = [label for label, _ in evaluator_paths(get_task("prism_placement").spec)]
-    assert labels == ["adapter.py", "evaluator.py", "instance.py", "kvpr.py", "task.py"]
+    assert labels == ["__init__.py", "adapter.py", "evaluator.py", "exact.py", "generate.py", "instance.py", "kvpr.py",
+                      "spec.json", "task.py"]
+
+
+@pytest.mark.parametrize("name", ["prism_placement", "llm_routing", "autoscaling"])
+def test_a_module_a_task_adds_counts_and_its_example_does_not(name, tmp_path):
+    """"*.py" less "!example.py": a new module of the task pins the scoring the day it is added; the
+    shipped example (a submission) and the plots (artifacts) never do."""
+    spec = get_task(name).spec
+    copy = tmp_path / name
+    shutil.copytree(spec.root, copy, ignore=shutil.ignore_patterns("instances", "__pycache__"))
+    moved = dataclasses.replace(spec, root=copy)
+    labels = [label for label, _ in evaluator_paths(moved)]
+    assert "example.py" not in labels and "plots.py" not in labels and "spec.json" in labels
+    before = evaluator_sha256(moved)
+    (copy / "example.py").write_text("# an edited example\n")
+    assert evaluator_sha256(moved) == before
+    (copy / "helpers.py").write_text("RULE = 1\n")
+    assert "helpers.py" in [label for label, _ in evaluator_paths(moved)] and evaluator_sha256(moved) != before
+
+
+def test_an_exclusion_that_matches_nothing_is_refused():
+    spec = get_task("prism_placement").spec
+    broken = dataclasses.replace(spec, evaluator_files=EvaluatorFiles(task=("*.py", "!exampel.py")))
+    with pytest.raises(EvaluatorFilesMissing, match="expected evaluator_files glob '!exampel.py' to match files in "
+                                                    "the task's directory"):
+        evaluator_sha256(broken)
 
 
 def test_a_glob_that_matches_nothing_is_refused():
@@ -228,7 +254,7 @@ def test_a_glob_that_matches_nothing_is_refused():
         f"adrs_bench package ({PACKAGE_ROOT}), got none; fix the glob or restore the files")
 
 
-@pytest.mark.parametrize("glob", ["../serving/*.py", "/etc/passwd", "a/../../b.py"])
+@pytest.mark.parametrize("glob", ["../serving/*.py", "/etc/passwd", "a/../../b.py", "!/etc/passwd", "!!x.py", "!"])
 def test_a_glob_may_not_leave_its_root(glob, tmp_path):
     data = json.loads(get_task("llm_routing").spec.path("spec.json").read_text())
     data["evaluator_files"]["package"] = [glob]

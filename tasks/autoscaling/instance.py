@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import math
+import operator
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,6 +195,24 @@ def _parse_csv_rows(data: bytes, name: str, ids: Sequence[str]) -> dict[str, tup
     return columns
 
 
+def _inline_columns(rows: list) -> tuple[list, list, list] | None:
+    """The rows' columns when every row is well formed, checked column-wise at C speed (a cached fresh
+    set holds ~270k rows); None sends the rows to the row-by-row check, whose message names the first
+    bad row. Accepts exactly what that check accepts."""
+    if not rows:
+        return [], [], []
+    if set(map(type, rows)) != {list} or set(map(len, rows)) != {3}:
+        return None
+    times, prompts, decodes = (list(column) for column in zip(*rows))
+    if (not set(map(type, times)) <= {int, float} or set(map(type, prompts)) != {int}
+            or set(map(type, decodes)) != {int} or min(prompts) < 1 or min(decodes) < 1):
+        return None
+    times = list(map(float, times))
+    if not (all(map(math.isfinite, times)) and times[0] >= 0 and all(map(operator.le, times, times[1:]))):
+        return None
+    return times, prompts, decodes
+
+
 def _parse_inline(raw: Any, ids: Sequence[str]) -> dict[str, tuple[list, list, list]]:
     _need(isinstance(raw, dict) and set(raw) == set(ids),
           "requests_inline must map every trace id to its requests")
@@ -201,6 +220,10 @@ def _parse_inline(raw: Any, ids: Sequence[str]) -> dict[str, tuple[list, list, l
     for tid in ids:
         rows = raw[tid]
         _need(isinstance(rows, list), f"requests_inline[{tid}]: expected a list")
+        fast = _inline_columns(rows)
+        if fast is not None:
+            columns[tid] = fast
+            continue
         times, prompts, decodes = [], [], []
         for i, row in enumerate(rows):
             ok = (isinstance(row, list) and len(row) == 3 and _is_number(row[0]) and row[0] >= 0
