@@ -5,7 +5,7 @@ docstring holding exactly one line of its own (not the line of either triple quo
 its indentation, with `Try it:`. A starter is the example with that line, and nothing else, replaced by
 `Try it:  adrs-bench run TASK FILE` (same indentation, FILE as the user typed it), so the first command
 a newcomer reads runs the file they just wrote, not the example's own path. An example without that line (or with several) is a bug in the task: StarterTemplateError,
-caught by tests/test_starters.py before any user meets it.
+caught by tests/core/test_starters.py before any user meets it.
 """
 from __future__ import annotations
 

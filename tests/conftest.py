@@ -28,7 +28,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # The allowlisted modules (numpy with its sandboxed submodules included) are imported here, in the
 # parent, on purpose: sandboxed children are forked from this process, and whether a module is
 # already loaded must not depend on which test ran first. A harness that has not imported them is
-# tested in a fresh interpreter (test_bad_submissions.py::test_fresh_harness_scores_the_example).
+# tested in a fresh interpreter (tests/sandbox/test_bad_submissions.py::test_fresh_harness_scores_the_example).
 PREIMPORTED = ("numpy", "numpy.random", "numpy.linalg", "dataclasses", "typing", "math", "random", "copy",
                "collections", "functools", "itertools", "heapq", "bisect", "time")
 for _name in PREIMPORTED:

@@ -13,7 +13,7 @@ from adrs_bench import evaluate, results
 from adrs_bench.cli import main
 from adrs_bench.verify import verify
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "leaderboard" / "results"
 
 

@@ -15,7 +15,7 @@ from adrs_bench.errors import UsageError
 from adrs_bench.registry import get_task
 from adrs_bench.serving.metrics import PROFILE_LEVELS, quantile_profile, significant
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -53,7 +53,7 @@ from adrs_bench.tasks.llm_routing import bridge as routing_bridge, evaluator as 
 from adrs_bench.tasks.llm_routing.instance import Trace
 from conftest import ROUND_ROBIN, make_case
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FULL = IsolationPolicy()
 NAMESPACES_ALONE = IsolationPolicy(syscall_filter=False)
 SECCOMP_ALONE = IsolationPolicy(namespaces=False)

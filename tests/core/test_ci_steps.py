@@ -11,7 +11,7 @@ import pytest
 
 from adrs_bench.registry import task_names
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / ".ci" / "run"
 README_TESTS = 'python3 -m pip install -e ".[test]" && python3 -m pytest'
 SLOW_STEP = "python3 -m pytest -m slow"

@@ -24,7 +24,7 @@ from adrs_bench.console import RunProgress
 from adrs_bench.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE
 from adrs_bench.task_api import InstanceOutcome
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # A valid placement that takes a while per case, so a signal lands mid-run.
 SLOW_ROUND_ROBIN = """

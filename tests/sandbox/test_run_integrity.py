@@ -138,8 +138,8 @@ def test_bad_answers_end_to_end_record_equals_json_and_nothing_outlives_the_run(
     """A run through the CLI with a loop, a huge answer, a memory bomb and a huge exception: every case
     gets a status and a short one-line message, the table prints, the saved record equals what --json
     printed, and no process of the run is left afterwards. (Each failure on its own, with short limits, is
-    in the default run: test_bad_submissions.py, test_message_caps.py; no process outliving its caller:
-    test_api.py.)"""
+    in the default run: test_bad_submissions.py, tests/core/test_message_caps.py; no process outliving its
+    caller: tests/core/test_api.py.)"""
     source = tmp_path / "mixed.py"
     source.write_text(MIXED)
     env = dict(os.environ)

@@ -28,7 +28,7 @@ from adrs_bench.sandbox.child import provided_modules
 from adrs_bench.sandbox.modules import ALLOWLISTS, ModuleProxy, module_proxy
 from adrs_bench.sandbox.policy import compile_submission
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IMPORTS = get_task("prism_placement").spec.allowed_imports
 ENTRY = "\n\ndef compute_model_placement(gpu_num, models):\n    return {}\n"
 

@@ -28,7 +28,7 @@ from conftest import ROUND_ROBIN, small_cases
 from test_fresh_cache import isolated_cache  # noqa: F401  (autouse: these sets go to a temporary cache)
 from test_spec_instances import case_json
 
-RESULTS = Path(__file__).resolve().parent.parent / "leaderboard" / "results"
+RESULTS = Path(__file__).resolve().parents[2] / "leaderboard" / "results"
 BIG = 2 ** 128 - 1  # the largest drawn seed: 39 digits
 TINY_SET = json.dumps({"format": "prism_placement-instances/1",
                        "cases": [case_json(c) for c in small_cases(2)]}).encode()

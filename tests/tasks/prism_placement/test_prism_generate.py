@@ -189,7 +189,7 @@ def test_document_bytes_is_canonical():
 
 
 # Regenerating every stored set byte for byte (references and their MILP proofs included) is
-# `adrs-bench instances verify prism_placement`, run by CI (.ci/run; tests/test_ci_steps.py checks the step).
+# `adrs-bench instances verify prism_placement`, run by CI (.ci/run; tests/core/test_ci_steps.py checks the step).
 
 
 # ----------------------------------------------------------------------------------------------

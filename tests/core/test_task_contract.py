@@ -24,7 +24,7 @@ from adrs_bench.spec import EvaluatorFiles, spec_from_dict
 from adrs_bench.statuses import CORE_STATUSES
 from adrs_bench.task_api import PROTOCOLS, CaseResult, check_plugin, protocol_members
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "leaderboard" / "results"
 
 

@@ -21,7 +21,7 @@ from adrs_bench.registry import get_task
 from adrs_bench.runner import aggregate
 from adrs_bench.task_api import InstanceOutcome
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = sorted((ROOT / "leaderboard" / "results").glob("*.json"))
 # A committed record with failed instances (two statuses), so the counts are not trivial.
 MIXED = next((ROOT / "leaderboard" / "results").glob(f"{get_task('prism_placement').spec.id}__dev__first_fit__*.json"))

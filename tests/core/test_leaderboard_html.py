@@ -20,7 +20,7 @@ from adrs_bench.leaderboard import load_records
 from adrs_bench.leaderboard_html import render_html
 from browser import Browser, BrowserError, find_chromium
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "leaderboard" / "results"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16  # the signature is all render_html checks
 REMOTE = re.compile(r"""(?:src|href|action|srcset|poster|data)\s*=\s*["']?\s*(?:https?:)?//|url\(|@import""", re.I)

@@ -191,7 +191,7 @@ def test_smoke_reference_at_static_and_below():
 
 
 # The stored references equal a new search (every set, bytes and sha256 included): that is
-# `adrs-bench instances verify autoscaling`, run by CI (.ci/run; tests/test_ci_steps.py checks the step).
+# `adrs-bench instances verify autoscaling`, run by CI (.ci/run; tests/core/test_ci_steps.py checks the step).
 
 
 # ---------------------------------------------------------------------------------------- parsing
