@@ -63,12 +63,6 @@ def task_names() -> list[str]:
     return list(task_directories())
 
 
-def added_tasks() -> dict[str, Path]:
-    """The tasks found through ADRS_BENCH_TASK_PATH (not built in), by name."""
-    builtin = {p.name for p in task_folders(tasks_root())}
-    return {name: folder for name, folder in task_directories().items() if name not in builtin}
-
-
 def suggestion(name: str, names: list[str]) -> str:
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
     return f"did you mean '{close[0]}'? " if close else ""
