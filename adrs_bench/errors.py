@@ -26,6 +26,16 @@ class TaskNotFound(AdrsError):
     pass
 
 
+class TaskPathNotFound(AdrsError):
+    """An entry of ADRS_BENCH_TASK_PATH (task_path.py) is not an existing directory: a typo would otherwise
+    leave the tasks it should add silently missing."""
+
+
+class TaskNameClash(AdrsError):
+    """A task folder found through ADRS_BENCH_TASK_PATH has the name of a built-in task or of one found
+    earlier: `adrs_bench.tasks.<name>` must be one task, never whichever folder the import reaches first."""
+
+
 class SpecError(AdrsError):
     """A task's spec.json does not match the spec schema."""
 

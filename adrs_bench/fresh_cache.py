@@ -45,8 +45,8 @@ def cache_root(env: Mapping[str, str] | None = None, system: str | None = None) 
 
 def code_sha256() -> str:
     """sha256 of everything a fresh set's bytes could depend on: every .py file of adrs_bench and of
-    every task, every task's spec.json (autoscaling's generator reads its settings there), and the
-    Python, numpy and scipy versions and the machine.
+    every task (those added through ADRS_BENCH_TASK_PATH too), every task's spec.json (autoscaling's
+    generator reads its settings there), and the Python, numpy and scipy versions and the machine.
 
     All of it, not a task's generator files, because a stale set must be impossible and a hand-kept
     list goes stale the day someone adds an import: generators import shared modules (both serving
@@ -57,10 +57,14 @@ def code_sha256() -> str:
     rebuild reproduces. An installed release never changes, so its entries keep hitting; in a
     checkout, any edit to a .py file costs one rebuild per seed."""
     from .registry import tasks_root
+    from .task_path import entries
 
     package, tasks = Path(__file__).resolve().parent, tasks_root().resolve()
     files = {f"tasks/{p.relative_to(tasks).as_posix()}": p
              for p in [*tasks.rglob("*.py"), *tasks.glob("*/spec.json")]}
+    for index, added in enumerate(entries()):  # the tasks added at run time (ADRS_BENCH_TASK_PATH)
+        files.update({f"added/{index}/{p.relative_to(added).as_posix()}": p
+                      for p in [*added.rglob("*.py"), *added.glob("*/spec.json")]})
     files.update({f"adrs_bench/{p.relative_to(package).as_posix()}": p for p in package.rglob("*.py")
                   if not p.resolve().is_relative_to(tasks)})  # an installed package holds its tasks
     digest = hashlib.sha256()

@@ -26,6 +26,7 @@ import sys
 import threading
 from typing import Any
 
+from .. import task_path
 from ..blas import single_threaded
 from . import reaper, wire
 
@@ -191,6 +192,10 @@ class ForkServer:
         env.update(PYTHONPATH=os.pathsep.join(p for p in sys.path if p), PYTHONHASHSEED="0",
                    PATH=os.defpath)
         env[HARNESS_VARIABLE] = str(os.getpid())  # which harness a process serves (tests find a run's own)
+        # The tasks added at run time, so that their adapters import here as in the harness (task_path.py).
+        self.task_path = task_path.value()
+        if self.task_path:
+            env[task_path.VARIABLE] = self.task_path
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from adrs_bench.sandbox.forkserver import main; main()", str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -247,10 +252,11 @@ SERVER_LOCK = threading.Lock()
 
 
 def server() -> ForkServer:
-    """This process's fork server, started now if it is not running."""
+    """This process's fork server, started now if it is not running (or anew if ADRS_BENCH_TASK_PATH
+    changed since it started: it could not import the adapters of the tasks added since)."""
     global SERVER
     with SERVER_LOCK:
-        if SERVER is None or not SERVER.alive():
+        if SERVER is None or not SERVER.alive() or SERVER.task_path != task_path.value():
             if SERVER is not None:
                 SERVER.close()
             SERVER = ForkServer()
