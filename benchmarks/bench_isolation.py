@@ -9,7 +9,8 @@ the trees, best of N:
 - whole process: `adrs-bench run prism_placement <prism_greedy> --set public --no-save --quiet`;
 - 1000 cases:    `run_cases` on 1000 ADRS-like prism cases (as bench_sandbox_overhead.py builds them);
 - routing seed:  `run_cases` on llm_routing dev seed 1 with the LLQ baseline (sandboxed, LLQ reference
-                 simulated by the evaluator in both trees).
+                 simulated by the evaluator in both trees);
+- autoscaling:   `run_cases` on autoscaling's smoke trace with the HPA baseline (sandboxed).
 An older checkout has its tasks at the top level; the script links `adrs_bench/tasks` to them there.
 """
 from __future__ import annotations
@@ -49,6 +50,20 @@ case = load_set(task, "dev").cases[0]
 checked = check_submission(task.spec.path("baselines/llq.py"), task.spec)
 started = time.perf_counter()
 outcome = run_cases(task, checked, [case])[0]
+print(time.perf_counter() - started, outcome.status)
+"""
+
+AUTOSCALING = """
+import time
+from adrs_bench.registry import get_task
+from adrs_bench.instances import load_set
+from adrs_bench.runner import run_cases
+from adrs_bench.sandbox.checks import check_submission
+task = get_task("autoscaling")
+cases = load_set(task, "smoke").cases
+checked = check_submission(task.spec.path("baselines/hpa.py"), task.spec)
+started = time.perf_counter()
+outcome = run_cases(task, checked, cases)[0]
 print(time.perf_counter() - started, outcome.status)
 """
 
@@ -146,6 +161,7 @@ def main() -> None:
             "--set", "public", "--no-save", "--quiet"]),
         "1000 prism cases (run_cases)": lambda tree: timed(tree, ["-c", THOUSAND.format(bench=str(tree / "benchmarks"))]),
         "llm_routing dev seed 1, LLQ, sandboxed (run_cases)": lambda tree: timed(tree, ["-c", ROUTING]),
+        "autoscaling smoke, HPA, sandboxed (run_cases)": lambda tree: timed(tree, ["-c", AUTOSCALING]),
     }
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"best of {args.repeat}, trees alternating")
